@@ -1,0 +1,44 @@
+# kpitools: `make report` renders the sample company's reports, `make test` runs every test.
+# Both create .venv and install the project into it when needed.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PERIOD ?= latest-month
+DATA   ?= data/sample
+OUT    ?= reports
+JOBS   ?= 2
+
+.PHONY: install report test lint lab sample bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+report: $(STAMP)
+	$(BIN)/kpitools report --data $(DATA) --period $(PERIOD) --out $(OUT) --jobs $(JOBS)
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+	$(BIN)/pytest --nbval-lax --nbval-current-env -p no:randomly notebooks/
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+sample: $(STAMP)
+	$(BIN)/kpitools sample --out data/sample
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache .hypothesis

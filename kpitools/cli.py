@@ -1,0 +1,153 @@
+"""The ``kpitools`` command line: ``report``, ``kpis``, ``check`` and ``sample``.
+
+Errors kpitools raises on purpose (bad data, a bad period, failed notebooks)
+are printed as one message with a non-zero exit, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import KpiToolsError, PeriodError
+
+__all__ = ["main"]
+
+EXIT_DATA = 2
+EXIT_FAILED = 1
+
+
+def _periods(args: argparse.Namespace, data) -> list:
+    from .periods import period_range, resolve_period
+
+    end = data.date_range[1]
+    if args.periods:
+        first, sep, last = args.periods.partition("..")
+        if not sep:
+            raise PeriodError(f"--periods takes FIRST..LAST (2025-01..2025-06), got {args.periods!r}")
+        return period_range(resolve_period(first, end), resolve_period(last, end))
+    words = [w for w in (args.period or "latest-month").split(",") if w.strip()]
+    return [resolve_period(w, end) for w in words]
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .data import load
+    from .paths import NOTEBOOKS
+    from .report import discover_notebooks, raise_for_failures, render_reports
+
+    data = load(args.data)
+    periods = _periods(args, data)
+    names = [n.strip() for n in args.notebooks.split(",")] if args.notebooks else None
+    notebooks = discover_notebooks(Path(args.notebooks_dir or NOTEBOOKS), names)
+    started = time.perf_counter()
+    summary = render_reports(args.data, periods, notebooks=notebooks, out=args.out,
+                             jobs=args.jobs, progress=not args.quiet, data=data)
+    done = len(summary.results) - len(summary.failed)
+    print(f"{done} of {len(summary.results)} reports rendered for "
+          f"{', '.join(map(str, periods))} in {time.perf_counter() - started:.1f} s; "
+          f"index: {summary.index}", file=sys.stderr)
+    raise_for_failures(summary)
+    return 0
+
+
+def _cmd_kpis(args: argparse.Namespace) -> int:
+    from .data import load
+    from .kpis import compute_kpis
+
+    data = load(args.data)
+    periods = _periods(args, data)
+    if len(periods) == 1:
+        out = {"period": str(periods[0]), **compute_kpis(data, periods[0])}
+    else:
+        out = {str(p): compute_kpis(data, p) for p in periods}
+    json.dump(out, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from .data import load
+
+    data = load(args.data)
+    start, end = data.date_range
+    for name, frame in data.tables.items():
+        print(f"{data.files[name].name:<28} {len(frame):>12,} rows")
+    print(f"data from {start:%Y-%m-%d} to {end:%Y-%m-%d}; latest complete month "
+          f"{data.latest_complete('M')}, quarter {data.latest_complete('Q')}")
+    return 0
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from .sample import generate, write
+
+    started = time.perf_counter()
+    tables = generate(seed=args.seed, scale=args.scale)
+    paths = write(tables, args.out, fmt=args.format)
+    size = sum(p.stat().st_size for p in paths.values())
+    rows = sum(len(t) for t in tables.values())
+    print(f"wrote {len(paths)} tables, {rows:,} rows ({len(tables['events']):,} events), "
+          f"{size / 1e6:.1f} MB to {args.out} in {time.perf_counter() - started:.1f} s",
+          file=sys.stderr)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .paths import SAMPLE_DATA
+
+    parser = argparse.ArgumentParser(prog="kpitools", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def data_and_period(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--data", default=str(SAMPLE_DATA),
+                       help="data directory (default: the bundled sample company)")
+        group = p.add_mutually_exclusive_group()
+        group.add_argument("--period", help="YYYY-MM, YYYY-Qn or YYYY-Www, comma-separated for "
+                           "several, or latest-month (default), latest-quarter, latest-week")
+        group.add_argument("--periods", help="a range FIRST..LAST, e.g. 2025-01..2025-06")
+
+    rep = sub.add_parser("report", help="render the HTML reports")
+    data_and_period(rep)
+    rep.add_argument("--notebooks", help="comma-separated notebook names (default: all)")
+    rep.add_argument("--notebooks-dir", help=argparse.SUPPRESS)
+    rep.add_argument("--out", default="reports", help="output folder (default: reports)")
+    rep.add_argument("--jobs", type=int, default=1, help="notebooks run in parallel")
+    rep.add_argument("--quiet", action="store_true", help="no progress bar")
+    rep.set_defaults(run=_cmd_report)
+
+    kp = sub.add_parser("kpis", help="print the period's KPIs as JSON")
+    data_and_period(kp)
+    kp.set_defaults(run=_cmd_kpis)
+
+    ck = sub.add_parser("check", help="validate a data directory")
+    ck.add_argument("--data", default=str(SAMPLE_DATA))
+    ck.set_defaults(run=_cmd_check)
+
+    sm = sub.add_parser("sample", help="generate the sample company's data directory")
+    sm.add_argument("--out", default=str(SAMPLE_DATA))
+    sm.add_argument("--scale", type=float, default=1.0,
+                    help="size multiplier: 1 is about a million events, 10 about ten million")
+    sm.add_argument("--seed", type=int, default=7)
+    sm.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    sm.set_defaults(run=_cmd_sample)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``kpitools`` command."""
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except KpiToolsError as exc:
+        print(f"kpitools: {exc}", file=sys.stderr)
+        return EXIT_DATA if isinstance(exc, ValueError) else EXIT_FAILED
+    except KeyboardInterrupt:
+        print("kpitools: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""Read a data directory into validated, typed tables.
+
+>>> import kpitools
+>>> data = kpitools.load("data/sample")          # doctest: +SKIP
+>>> data.subscriptions.head()                    # doctest: +SKIP
+>>> data.date_range, data.latest_complete("Q")   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import DataError, MissingTableError
+from .periods import Period, latest_complete
+from .schema import TABLES, table_spec
+from .validate import Source, check_references, parse_table
+
+__all__ = ["Dataset", "load", "find_table_file", "read_table"]
+
+SUFFIXES = (".parquet", ".csv")
+
+
+def find_table_file(directory: Path, name: str) -> Path | None:
+    """The file holding table ``name`` in ``directory``, or None when absent."""
+    found = [directory / f"{name}{suffix}" for suffix in SUFFIXES]
+    found = [p for p in found if p.is_file()]
+    if len(found) > 1:
+        raise DataError(
+            f"{directory}: both {found[0].name} and {found[1].name} exist; keep one file per table.",
+            file=str(found[0]),
+        )
+    return found[0] if found else None
+
+
+def _display(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+def read_table(path: str | os.PathLike[str], table: str | None = None) -> pd.DataFrame:
+    """Read and validate one table file (CSV or Parquet).
+
+    Parameters
+    ----------
+    path : path-like
+        ``<table>.csv`` or ``<table>.parquet``.
+    table : str, optional
+        The contract table; by default the file's stem.
+    """
+    path = Path(path)
+    name = table or path.name.split(".")[0]
+    spec = table_spec(name)
+    shown = _display(path)
+    try:
+        if path.suffix == ".parquet":
+            raw = pd.read_parquet(path)
+            source = Source(file=shown, row_word="row", row_offset=1)
+        elif path.suffix == ".csv":
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
+                              skipinitialspace=True)
+            source = Source(file=shown, row_word="line", row_offset=2)
+        else:
+            raise DataError(f"{shown}: a table must be a .csv or .parquet file", file=shown)
+    except DataError:
+        raise
+    except FileNotFoundError:
+        raise MissingTableError(f"{shown}: file not found", file=shown) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError,
+            ValueError) as exc:
+        # pandas / pyarrow say what is wrong (and for CSV, on which line).
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{shown}: cannot read the file ({reason})", file=shown) from None
+    return parse_table(raw, spec, source)
+
+
+@dataclass
+class Dataset:
+    """The validated tables of one data directory.
+
+    Each contract table is an attribute (``data.accounts``, ``data.events``,
+    ...): a DataFrame, or None when the directory has no such file.
+    """
+
+    directory: Path
+    tables: dict[str, pd.DataFrame]
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> pd.DataFrame | None:
+        if name in TABLES:
+            return self.tables.get(name)
+        raise AttributeError(name)
+
+    def __dir__(self) -> Iterable[str]:
+        return [*super().__dir__(), *TABLES]
+
+    def __repr__(self) -> str:
+        start, end = self.date_range
+        present = ", ".join(f"{n} ({len(t):,})" for n, t in self.tables.items())
+        return f"<Dataset {self.directory}: {present}; {start:%Y-%m-%d} to {end:%Y-%m-%d}>"
+
+    def has(self, *names: str) -> bool:
+        """Whether every named table is present."""
+        return all(n in self.tables for n in names)
+
+    def missing(self, *names: str) -> list[str]:
+        """The named tables that are absent."""
+        return [n for n in names if n not in self.tables]
+
+    def require(self, *names: str) -> None:
+        """Raise MissingTableError naming the files an analysis needs and lacks."""
+        absent = self.missing(*names)
+        if absent:
+            files = " or ".join(f"{n}.csv/{n}.parquet" for n in absent)
+            needs = "; ".join(f"{n} is needed for {table_spec(n).needed_for}" for n in absent)
+            raise MissingTableError(f"{self.directory}: no {files} ({needs}).",
+                                    file=str(self.directory / f"{absent[0]}.csv"))
+
+    def note_missing(self, *names: str) -> str | None:
+        """A one-line note for a report section that needs absent tables, else None."""
+        absent = self.missing(*names)
+        if not absent:
+            return None
+        files = ", ".join(f"`{n}`" for n in absent)
+        return f"Skipped: this section needs the {files} table, which the data directory does not have."
+
+    @property
+    def time_bounds(self) -> pd.DataFrame:
+        """First and last value of each table's time column (one row per table)."""
+        rows = []
+        for name, frame in self.tables.items():
+            col = TABLES[name].time_column
+            if col and len(frame):
+                rows.append({"table": name, "column": col,
+                             "first": frame[col].min(), "last": frame[col].max()})
+        return pd.DataFrame(rows, columns=["table", "column", "first", "last"])
+
+    @property
+    def date_range(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """First and last timestamp across every table's time column."""
+        bounds = self.time_bounds.dropna()
+        if bounds.empty:
+            raise DataError(f"{self.directory}: the tables hold no dated rows", file=str(self.directory))
+        return bounds["first"].min(), bounds["last"].max()
+
+    def latest_complete(self, kind: str = "M") -> Period:
+        """The latest month (``"M"``), quarter (``"Q"``) or week (``"W"``) the data covers whole."""
+        return latest_complete(self.date_range[1], kind)
+
+
+def load(directory: str | os.PathLike[str], *, tables: Iterable[str] | None = None) -> Dataset:
+    """Load and validate every contract table found in a data directory.
+
+    Parameters
+    ----------
+    directory : path-like
+        A folder with ``<table>.csv`` or ``<table>.parquet`` files.
+    tables : iterable of str, optional
+        Load only these tables (default: all found).
+
+    Returns
+    -------
+    Dataset
+        Typed tables; absent optional tables are simply missing.
+
+    Raises
+    ------
+    DataError
+        The directory is missing or holds no contract table, or a table breaks
+        the contract (the message names file, column and rows).
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise DataError(f"{_display(directory)}: no such data directory", file=str(directory))
+    names = list(tables) if tables is not None else list(TABLES)
+    loaded: dict[str, pd.DataFrame] = {}
+    files: dict[str, Path] = {}
+    for name in names:
+        path = find_table_file(directory, name)
+        if path is None:
+            continue
+        loaded[name] = read_table(path, name)
+        files[name] = path
+    if not loaded:
+        expected = ", ".join(f"{n}.csv" for n in names)
+        raise DataError(
+            f"{_display(directory)}: no table of the data contract found (expected files such as "
+            f"{expected}, or the same names ending .parquet)",
+            file=str(directory),
+        )
+    for name, frame in loaded.items():
+        for column, parent in TABLES[name].references.items():
+            if parent in loaded:
+                source = Source(file=_display(files[name]),
+                                row_word="line" if files[name].suffix == ".csv" else "row",
+                                row_offset=2 if files[name].suffix == ".csv" else 1)
+                check_references(frame, column, loaded[parent], TABLES[parent].columns[0].name,
+                                 source, _display(files[parent]))
+    return Dataset(directory=directory, tables=loaded, files=files)

@@ -1,0 +1,71 @@
+"""The kpitools exception family.
+
+Every error kpitools raises on purpose derives from :class:`KpiToolsError`, so
+the command line can print one message and exit non-zero instead of showing a
+traceback. Errors about the analyst's data also derive from ``ValueError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "KpiToolsError",
+    "DataError",
+    "MissingTableError",
+    "MissingColumnError",
+    "InvalidValueError",
+    "PeriodError",
+    "ReportError",
+]
+
+
+class KpiToolsError(Exception):
+    """Base class of every error kpitools raises on purpose."""
+
+
+class DataError(KpiToolsError, ValueError):
+    """A table of the data directory breaks the data contract.
+
+    Attributes
+    ----------
+    file : str
+        The file (or table name, for a DataFrame passed in directly).
+    column : str or None
+        The offending column, when one is to blame.
+    rows : list of int
+        Up to five offending rows, numbered as in the file.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str,
+        column: str | None = None,
+        rows: Sequence[int] = (),
+    ) -> None:
+        super().__init__(message)
+        self.file = file
+        self.column = column
+        self.rows = list(rows)
+
+
+class MissingTableError(DataError):
+    """A table an analysis needs is not in the data directory."""
+
+
+class MissingColumnError(DataError):
+    """A required column is absent from a table."""
+
+
+class InvalidValueError(DataError):
+    """Values in a column cannot be parsed or break a rule of the contract."""
+
+
+class PeriodError(KpiToolsError, ValueError):
+    """A period string is malformed or outside the data."""
+
+
+class ReportError(KpiToolsError):
+    """One or more notebooks failed while rendering reports."""

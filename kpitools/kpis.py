@@ -1,0 +1,90 @@
+"""The flat KPI object of a period: every key of ``spec/metrics.md`` the data allows.
+
+Each metric family registers a function ``(data, period) -> dict`` with the
+tables it needs; :func:`compute_kpis` runs those whose tables are present and
+merges their results into one flat mapping of key to number (``None`` where
+the key is defined but not computable, for example a rate over zero).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .data import Dataset
+from .periods import Period
+from .revenue import revenue_snapshot
+from .spend import cost_to_serve, spend_totals
+
+__all__ = ["KpiFamily", "FAMILIES", "register", "compute_kpis"]
+
+KpiValues = dict[str, float | int | None]
+
+
+@dataclass(frozen=True)
+class KpiFamily:
+    name: str
+    needs: tuple[str, ...]
+    keys: tuple[str, ...]
+    compute: Callable[[Dataset, Period, KpiValues], KpiValues]
+
+
+FAMILIES: list[KpiFamily] = []
+
+
+def register(name: str, *, needs: tuple[str, ...], keys: tuple[str, ...]):
+    """Decorator: add a KPI family. ``compute(data, period, so_far)`` sees the values
+    computed by earlier families (``so_far``), so a ratio can reuse a count."""
+
+    def wrap(fn: Callable[[Dataset, Period, KpiValues], KpiValues]):
+        FAMILIES.append(KpiFamily(name, needs, keys, fn))
+        return fn
+
+    return wrap
+
+
+def _clean(value: object) -> float | int | None:
+    if value is None:
+        return None
+    if isinstance(value, int | bool):
+        return int(value)
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def compute_kpis(data: Dataset, period: Period | str) -> KpiValues:
+    """Every registered KPI for one period whose tables are present.
+
+    Returns
+    -------
+    dict
+        ``{key: number or None}`` in registration order; keys of families whose
+        tables are absent are left out.
+    """
+    period = Period.parse(period)
+    out: KpiValues = {}
+    for family in FAMILIES:
+        if not data.has(*family.needs):
+            continue
+        values = family.compute(data, period, out)
+        for key in family.keys:
+            out[key] = _clean(values.get(key))
+    return out
+
+
+@register("revenue_snapshot", needs=("subscriptions",), keys=("mrr", "arr", "customers", "arpu"))
+def _revenue(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
+    return revenue_snapshot(data.subscriptions, period=period)
+
+
+@register("spend", needs=("spend",), keys=("sm_spend", "marketing_spend", "sales_spend"))
+def _spend(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
+    return spend_totals(data.spend, period=period)
+
+
+@register("cost_to_serve", needs=("costs",), keys=("cost_to_serve", "cost_to_serve_per_customer"))
+def _costs(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
+    customers = so_far.get("customers")
+    return cost_to_serve(data.costs, period=period,
+                         customers=int(customers) if customers else None)

@@ -1,0 +1,61 @@
+"""Charts of kpitools results, in the manner of seaborn: each function takes a
+tidy result and an optional ``ax=``, draws on it and returns the Axes. No
+function touches pyplot's global state beyond creating a figure when no Axes
+is given.
+"""
+
+from __future__ import annotations
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.ticker import FuncFormatter
+
+__all__ = ["STYLE", "use_style", "rows_over_time"]
+
+STYLE = {
+    "figure.figsize": (9.0, 4.0),
+    "figure.dpi": 100,
+    "savefig.dpi": 110,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titleweight": "bold",
+    "axes.titlelocation": "left",
+    "axes.titlesize": 12,
+    "legend.frameon": False,
+    "font.size": 10,
+}
+
+
+def use_style() -> None:
+    """The report chart style: seaborn's whitegrid with a quieter frame."""
+    sns.set_theme(style="whitegrid", palette="colorblind", rc=STYLE)
+
+
+def _axes(ax: Axes | None) -> Axes:
+    if ax is None:
+        _, ax = plt.subplots(figsize=mpl.rcParams["figure.figsize"], layout="constrained")
+    return ax
+
+
+def rows_over_time(counts: pd.DataFrame, *, ax: Axes | None = None, log: bool = True) -> Axes:
+    """Rows per month of each table, one line per table.
+
+    Parameters
+    ----------
+    counts : DataFrame
+        Columns ``table``, ``month``, ``rows`` (see :func:`kpitools.quality.monthly_rows`).
+    log : bool
+        Log scale, so the event log and a table of a hundred rows share one chart.
+    """
+    ax = _axes(ax)
+    frame = counts.assign(month=counts["month"].dt.tz_convert(None))
+    sns.lineplot(data=frame, x="month", y="rows", hue="table", marker="o", markersize=3, ax=ax)
+    if log:
+        ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set(xlabel="", ylabel="rows per month", title="Rows per month, by table")
+    ax.legend(title=None, ncols=2, fontsize=8, loc="lower left")
+    return ax

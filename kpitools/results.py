@@ -1,0 +1,51 @@
+"""Machine-readable results written beside each period's HTML reports:
+``kpis.json`` and the main tidy tables as CSV."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from .data import Dataset
+from .kpis import compute_kpis
+from .periods import Period
+from .quality import table_profile
+
+__all__ = ["TABLE_WRITERS", "register_table", "write_results"]
+
+TABLE_WRITERS: dict[str, tuple[tuple[str, ...], Callable[[Dataset, Period], pd.DataFrame]]] = {}
+
+
+def register_table(filename: str, *, needs: tuple[str, ...] = ()):
+    """Decorator: a tidy table written as ``filename`` for every period whose data
+    has the ``needs`` tables."""
+
+    def wrap(fn: Callable[[Dataset, Period], pd.DataFrame]):
+        TABLE_WRITERS[filename] = (needs, fn)
+        return fn
+
+    return wrap
+
+
+@register_table("data_quality.csv")
+def _profile(data: Dataset, period: Period) -> pd.DataFrame:
+    return table_profile(data)
+
+
+def write_results(data: Dataset, period: Period, out_dir: Path) -> list[Path]:
+    """Write ``kpis.json`` and every registered table the data allows into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    kpis = {"period": str(period), **compute_kpis(data, period)}
+    path = out_dir / "kpis.json"
+    path.write_text(json.dumps(kpis, indent=2) + "\n", encoding="utf-8")
+    written.append(path)
+    for filename, (needs, fn) in TABLE_WRITERS.items():
+        if data.has(*needs):
+            path = out_dir / filename
+            fn(data, period).to_csv(path, index=False)
+            written.append(path)
+    return written
