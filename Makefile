@@ -26,7 +26,7 @@ report: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
-	$(BIN)/pytest --nbval-lax --nbval-current-env -p no:randomly notebooks/
+	$(BIN)/pytest --nbval-lax --nbval-current-env notebooks/
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+import csv
 import os
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,10 +40,24 @@ def find_table_file(directory: Path, name: str) -> Path | None:
 
 
 def _display(path: Path) -> str:
+    """The path as the analyst typed it: relative to the working folder when inside it."""
+    resolved = path.resolve()
     try:
-        return os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        return str(path)
+        return str(resolved.relative_to(Path.cwd()))
+    except ValueError:
+        return str(resolved)
+
+
+def _ragged(path: Path, shown: str) -> DataError:
+    """The error for a CSV whose rows have more fields than its header (error path only)."""
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+        reader = csv.reader(handle)
+        width = len(next(reader, []))
+        bad = [reader.line_num for row in reader if len(row) > width]
+    shown_lines = ", ".join(map(str, bad[:5])) + (f" (and {len(bad) - 5} more)" if len(bad) > 5 else "")
+    return DataError(f"{shown}: line {shown_lines} has more fields than the header's {width}; "
+                     "expected one value per column (quote values that contain commas)",
+                     file=shown, rows=bad[:5])
 
 
 def read_table(path: str | os.PathLike[str], table: str | None = None) -> pd.DataFrame:
@@ -63,8 +79,13 @@ def read_table(path: str | os.PathLike[str], table: str | None = None) -> pd.Dat
             raw = pd.read_parquet(path)
             source = Source(file=shown, row_word="row", row_offset=1)
         elif path.suffix == ".csv":
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
-                              skipinitialspace=True)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                try:
+                    raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
+                                      skipinitialspace=True, index_col=False)
+                except pd.errors.ParserWarning:
+                    raise _ragged(path, shown) from None
             source = Source(file=shown, row_word="line", row_offset=2)
         else:
             raise DataError(f"{shown}: a table must be a .csv or .parquet file", file=shown)

@@ -261,3 +261,30 @@ def summary(data: Dataset, period: Period) -> dict[str, object]:
         "period_covered": bool(period.start >= start.normalize() and period.end <= covered_to),
         "problems": int(checks["rows"].sum()),
     }
+
+
+def category_values(data: Dataset, *, top: int = 12) -> pd.DataFrame:
+    """The most frequent values of the categorical columns an analysis groups by.
+
+    Columns: ``table``, ``column``, ``value``, ``rows``, ``share``. A misspelt
+    channel (``Paid Search`` beside ``paid_search``) splits every breakdown in two;
+    this is where it shows.
+    """
+    wanted = {"accounts": ("channel", "segment"), "subscriptions": ("plan", "billing_period"),
+              "events": ("event", "channel"), "leads": ("channel",),
+              "opportunities": ("status", "channel"), "spend": ("channel", "category"),
+              "costs": ("category",), "channel_metrics": ("channel", "metric")}
+    frames = []
+    for table, columns in wanted.items():
+        frame = data.tables.get(table)
+        if frame is None:
+            continue
+        for column in columns:
+            counts = frame[column].value_counts(dropna=True)
+            head = counts.head(top)
+            frames.append(pd.DataFrame({"table": table, "column": column,
+                                        "value": head.index.astype(str), "rows": head.to_numpy(),
+                                        "share": head.to_numpy() / max(len(frame), 1)}))
+    if not frames:
+        return pd.DataFrame(columns=["table", "column", "value", "rows", "share"])
+    return pd.concat(frames, ignore_index=True)

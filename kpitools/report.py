@@ -106,9 +106,7 @@ def _run_job(job: Job) -> JobResult:
         out_html = out_nb.with_suffix(".html")
         out_html.write_text(html_text, encoding="utf-8")
     except pm.PapermillExecutionError as exc:
-        return JobResult(job, False, _since(start),
-                         f"cell {exc.exec_count or exc.cell_index}: {exc.ename}: {exc.evalue}",
-                         ipynb=out_nb)
+        return JobResult(job, False, _since(start), _describe_failure(exc, out_nb), ipynb=out_nb)
     except (CellTimeoutError, DeadKernelError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         return JobResult(job, False, _since(start), f"{type(exc).__name__}: {first}",
@@ -118,6 +116,21 @@ def _run_job(job: Job) -> JobResult:
         return JobResult(job, False, _since(start), last,
                          ipynb=out_nb if out_nb.exists() else None)
     return JobResult(job, True, _since(start), html=out_html, ipynb=out_nb)
+
+
+def _describe_failure(exc, executed: Path) -> str:
+    """``cell [3] `df.loc[x]`: KeyError: 'x'``: the failing cell's execution count, as shown
+    in the executed notebook, its first line, and the exception."""
+    first = ""
+    try:
+        cells = nbformat.read(str(executed), as_version=4).cells
+        failing = [c for c in cells if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
+        lines = [line for line in failing[0].source.splitlines() if line.strip()] if failing else []
+        first = f" `{lines[0].strip()[:60]}`" if lines else ""
+    except (OSError, ValueError):
+        pass
+    evalue = str(exc.evalue).strip().splitlines()[0] if str(exc.evalue).strip() else ""
+    return f"cell [{exc.exec_count}]{first}: {exc.ename}: {evalue}"
 
 
 def _since(start: dt.datetime) -> float:

@@ -69,7 +69,7 @@ def _fail(
         values = ", ".join(f"{c}={_show(raw[c].iloc[pos])}" for c in show if c in raw)
         parts.append(f"{source.row_word} {number}: {values}")
     more = f" (and {len(positions) - len(shown)} more)" if len(positions) > len(shown) else ""
-    rows_word = "row" if len(positions) == 1 else "rows"
+    rows_word = "row has" if len(positions) == 1 else "rows have"
     message = (
         f"{source.file}, column '{column}': {len(positions)} {rows_word} {problem}; "
         f"expected {expected}.\n  " + "\n  ".join(parts) + more
@@ -117,7 +117,7 @@ def _parse_column(raw: pd.DataFrame, col: Column, source: Source) -> pd.Series:
         present &= series.astype("str").str.strip().ne("").to_numpy()
 
     if not col.nullable and col.required and not present.all():
-        _fail(raw, source, col.name, ~present, "are empty", "a value in every row")
+        _fail(raw, source, col.name, ~present, "no value", "a value in every row")
 
     if col.kind in ("id", "text"):
         return _to_text(series)
@@ -126,7 +126,7 @@ def _parse_column(raw: pd.DataFrame, col: Column, source: Source) -> pd.Series:
         bad = present & ~text.isin(col.choices).to_numpy()
         if bad.any():
             allowed = " or ".join(repr(c) for c in col.choices)
-            _fail(raw, source, col.name, bad, "are not an allowed value", allowed)
+            _fail(raw, source, col.name, bad, "a value that is not allowed", allowed)
         return text.where(present, None)
     if col.kind in ("timestamp", "date"):
         parsed = _to_timestamp(series)
@@ -135,7 +135,7 @@ def _parse_column(raw: pd.DataFrame, col: Column, source: Source) -> pd.Series:
             what = "an ISO 8601 timestamp (2024-05-31T14:02:00Z)"
             if col.kind == "date":
                 what = "a date written YYYY-MM-DD"
-            _fail(raw, source, col.name, bad, "cannot be read as a date or time", what)
+            _fail(raw, source, col.name, bad, "a value that cannot be read as a date or time", what)
         if col.kind == "date":
             parsed = parsed.dt.floor("D")
         return parsed
@@ -148,7 +148,7 @@ def _parse_column(raw: pd.DataFrame, col: Column, source: Source) -> pd.Series:
             except ValueError:
                 bad |= (text == value).fillna(False).to_numpy()
         if bad.any():
-            _fail(raw, source, col.name, bad, "are not periods", "YYYY-MM, YYYY-Qn or YYYY-Www")
+            _fail(raw, source, col.name, bad, "a value that is not a period", "YYYY-MM, YYYY-Qn or YYYY-Www")
         return text.map(lambda v: str(Period.parse(v)) if isinstance(v, str) else v).astype("str")
 
     # numbers
@@ -160,20 +160,20 @@ def _parse_column(raw: pd.DataFrame, col: Column, source: Source) -> pd.Series:
                                errors="coerce").astype("float64")
     bad = present & number.isna().to_numpy()
     if bad.any():
-        _fail(raw, source, col.name, bad, "are not numbers", "a plain number such as 1250.50")
+        _fail(raw, source, col.name, bad, "a value that is not a number", "a plain number such as 1250.50")
     values = number.to_numpy()
     if col.kind == "money":
         bad = present & (values < 0)
         if bad.any():
-            _fail(raw, source, col.name, bad, "are negative", "an amount >= 0")
+            _fail(raw, source, col.name, bad, "a negative amount", "an amount >= 0")
     elif col.kind == "probability":
         bad = present & ((values < 0) | (values > 1))
         if bad.any():
-            _fail(raw, source, col.name, bad, "are outside [0, 1]", "a probability from 0 to 1")
+            _fail(raw, source, col.name, bad, "a value outside [0, 1]", "a probability from 0 to 1")
     elif col.kind == "score":
         bad = present & ((values < 0) | (values > 10) | (values != np.floor(values)))
         if bad.any():
-            _fail(raw, source, col.name, bad, "are not whole scores from 0 to 10",
+            _fail(raw, source, col.name, bad, "a score that is not a whole number from 0 to 10",
                   "an integer 0..10")
         return number.astype("Int64")
     return number
@@ -226,17 +226,17 @@ def parse_table(raw: pd.DataFrame, spec: Table | str, source: Source) -> pd.Data
         if col.unique:
             dup = frame[col.name].duplicated(keep=False).to_numpy() & frame[col.name].notna().to_numpy()
             if dup.any():
-                _fail(raw, source, col.name, dup, "repeat an id", "each id once")
+                _fail(raw, source, col.name, dup, "a repeated id", "each id once")
     if spec.name == "subscriptions":
         bad = (frame["end_date"] < frame["start_date"]).fillna(False).to_numpy()
         if bad.any():
-            _fail(raw, source, "end_date", bad, "end before they start",
+            _fail(raw, source, "end_date", bad, "an end_date before its start_date",
                   "end_date on or after start_date (it is exclusive), or empty while active",
                   show=["start_date", "end_date"])
     if spec.name == "opportunities":
         bad = (frame["closed_at"] < frame["created_at"]).fillna(False).to_numpy()
         if bad.any():
-            _fail(raw, source, "closed_at", bad, "close before they were created",
+            _fail(raw, source, "closed_at", bad, "a closed_at before its created_at",
                   "closed_at on or after created_at", show=["created_at", "closed_at"])
     return frame.reset_index(drop=True)
 
@@ -272,5 +272,5 @@ def check_references(
     values = child[column]
     bad = (values.notna() & ~values.isin(parent[parent_column])).to_numpy()
     if bad.any():
-        _fail(child, source, column, bad, f"point at ids missing from {parent_file}",
+        _fail(child, source, column, bad, f"an id missing from {parent_file}",
               f"every {column} to exist in {parent_file}")

@@ -14,7 +14,7 @@ _DAY_NS = 86_400 * 10**9
 
 def _daily_factor(win: Window, rng: np.random.Generator, growth: float) -> np.ndarray:
     day = np.arange(win.days)
-    weekday = (win.start.dayofweek + day) % 7
+    weekday = (win.start.day_of_week + day) % 7
     season = 1 + 0.08 * np.cos(2 * np.pi * (day - 15) / 365.25)  # a summer lull
     noise = rng.lognormal(0, 0.08, win.days)
     return (1 + growth) ** (day / 30.4) * WEEKDAY[weekday] * season * noise
@@ -96,7 +96,7 @@ def contacts(win: Window, sessions: pd.DataFrame, visitor_ids: np.ndarray,
         rate = FUNNEL.at[channel, "offline_contacts"] * scale * _daily_factor(win, rng, 0.02)
         if channel == "events":  # webinars on the 2nd and 4th Thursday of each month
             dates = win.start + pd.to_timedelta(all_days, unit="D")
-            webinar = (dates.dayofweek == 3) & (((dates.day - 1) // 7).isin([1, 3]))
+            webinar = (dates.day_of_week == 3) & (((dates.day - 1) // 7).isin([1, 3]))
             rate = np.where(webinar, rate * 9.0, rate * 0.25)
         counts = rng.poisson(rate)
         d = np.repeat(all_days, counts)

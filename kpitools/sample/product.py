@@ -18,7 +18,7 @@ def users(acc: pd.DataFrame, subs: pd.DataFrame, win: Window, rng: np.random.Gen
     last paid day (a trial that never pays: its first three weeks)."""
     last_paid = subs.groupby("account_id")["end_date"].apply(
         lambda s: pd.NaT if s.isna().any() else s.max())
-    last = acc["account_id"].map(last_paid)
+    last = pd.to_datetime(acc["account_id"].map(last_paid), utc=True).dt.as_unit("ns")
     trial_end = acc["signup_at"] + pd.Timedelta(days=21)
     paid = acc["won_at"].notna().to_numpy()
     leave = np.where(paid, last.fillna(win.end).to_numpy(), trial_end.to_numpy())
@@ -54,7 +54,7 @@ def usage_events(people: pd.DataFrame, acc: pd.DataFrame, win: Window,
     user = np.repeat(np.arange(len(people)), length)
     age = np.arange(len(user)) - np.repeat(np.cumsum(length) - length, length)
     day = join_day.to_numpy()[user] + age
-    weekday = (win.start.dayofweek + day) % 7
+    weekday = (win.start.day_of_week + day) % 7
     p = people["engagement"].to_numpy()[user] * (0.25 + 0.30 * np.exp(-age / 60))
     active = rng.random(len(user)) < np.clip(p * _WEEKDAY_USE[weekday], 0, 1)
     user, day = user[active], day[active]

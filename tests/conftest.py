@@ -1,0 +1,74 @@
+"""Shared fixtures: small hand-made tables and a small generated data directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+from hypothesis import settings
+
+from kpitools.sample import generate, write
+
+settings.register_profile("ci", max_examples=60, deadline=None)
+settings.register_profile("dev", max_examples=30, deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def write_csv(directory: Path, name: str, text: str) -> Path:
+    """Write a CSV table from a dedented literal (first line is the header)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.csv"
+    lines = [line.strip() for line in text.strip().splitlines()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+ACCOUNTS = """
+account_id,signup_at,channel,segment
+A1,2024-01-03T10:00:00Z,organic,smb
+A2,2024-01-10T09:30:00+02:00,referral,enterprise
+A3,2024-02-01,paid_social,
+"""
+
+SUBSCRIPTIONS = """
+subscription_id,account_id,start_date,end_date,mrr,plan,billing_period
+S1,A1,2024-01-05,2024-03-05,100,starter,month
+S1,A1,2024-03-05,,150,starter,month
+S2,A2,2024-01-31,,1000,enterprise,year
+S3,A3,2024-02-10,2024-02-29,50,starter,month
+"""
+
+
+@pytest.fixture
+def tiny_dir(tmp_path: Path) -> Path:
+    """A data directory with accounts and subscriptions as CSV."""
+    write_csv(tmp_path / "data", "accounts", ACCOUNTS)
+    write_csv(tmp_path / "data", "subscriptions", SUBSCRIPTIONS)
+    return tmp_path / "data"
+
+
+@pytest.fixture(scope="session")
+def small_tables() -> dict:
+    """The sample company at 5 % size over seven months (fast)."""
+    return generate(seed=3, scale=0.05, start="2025-01-01", end="2025-07-20")
+
+
+@pytest.fixture(scope="session")
+def small_dir(small_tables, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("small") / "data"
+    write(small_tables, out)
+    return out

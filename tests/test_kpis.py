@@ -1,0 +1,56 @@
+import json
+
+import kpitools
+from kpitools.cli import main
+
+from .conftest import write_csv
+
+
+def test_compute_kpis_flat_object(tiny_dir):
+    write_csv(tiny_dir, "costs", """
+        date,category,amount
+        2024-02-01,support,220
+    """)
+    data = kpitools.load(tiny_dir)
+    kpis = kpitools.compute_kpis(data, "2024-02")
+    # 29 Feb 2024: A1 100 + A2 1000, two customers; 220 of costs over them
+    assert kpis == {"mrr": 1100.0, "arr": 13200.0, "customers": 2, "arpu": 550.0,
+                    "cost_to_serve": 220.0, "cost_to_serve_per_customer": 110.0}
+
+
+def test_absent_tables_leave_their_keys_out(tiny_dir):
+    kpis = kpitools.compute_kpis(kpitools.load(tiny_dir), "2024-02")
+    assert "sm_spend" not in kpis and "cost_to_serve" not in kpis
+
+
+def test_not_computable_is_null(tiny_dir):
+    kpis = kpitools.compute_kpis(kpitools.load(tiny_dir), "2023-06")
+    assert kpis["arpu"] is None and kpis["customers"] == 0
+
+
+def test_cli_kpis_prints_json(tiny_dir, capsys):
+    assert main(["kpis", "--data", str(tiny_dir), "--period", "2024-02"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["period"] == "2024-02" and out["mrr"] == 1100.0
+
+
+def test_cli_kpis_default_is_latest_complete_month(tiny_dir, capsys):
+    # the data ends on 5 March 2024 (a subscription start): February is the latest complete month
+    assert main(["kpis", "--data", str(tiny_dir)]) == 0
+    assert json.loads(capsys.readouterr().out)["period"] == "2024-02"
+
+
+def test_cli_bad_data_is_one_message(tmp_path, capsys):
+    write_csv(tmp_path, "accounts", """
+        account_id,signup_at,channel
+        A1,soon,organic
+    """)
+    assert main(["kpis", "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kpitools: ") and "accounts.csv, column 'signup_at'" in err
+    assert "Traceback" not in err
+
+
+def test_cli_bad_period(tiny_dir, capsys):
+    assert main(["kpis", "--data", str(tiny_dir), "--period", "2024-13"]) == 2
+    assert "month number must be between 1 and 12" in capsys.readouterr().err

@@ -1,0 +1,139 @@
+"""The report pipeline end to end on a small generated data set."""
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from kpitools.cli import main
+from kpitools.paths import NOTEBOOKS
+from kpitools.periods import Period
+from kpitools.report import discover_notebooks, render_reports
+from kpitools.sample import write
+
+EVIL = "<script>alert(1)</script>"
+PERIOD = Period.parse("2025-06")
+
+
+@pytest.fixture(scope="module")
+def evil_dir(small_tables, tmp_path_factory):
+    """The small sample with a channel named like an XSS probe."""
+    tables = {k: v.copy() for k, v in small_tables.items()}
+    acc = tables["accounts"]
+    acc.loc[acc.index[:40], "channel"] = EVIL
+    tables["leads"].loc[tables["leads"].index[:40], "channel"] = EVIL
+    out = tmp_path_factory.mktemp("evil") / "data"
+    write(tables, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def rendered(evil_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    summary = render_reports(evil_dir, [PERIOD], notebooks=[NOTEBOOKS / "data_quality.ipynb"],
+                             out=out, progress=False)
+    return summary, out
+
+
+def _nb(path: Path, *cells) -> Path:
+    nb = new_notebook(cells=[new_code_cell('period = "latest-month"\ndata_dir = "x"',
+                                           metadata={"tags": ["parameters"]}), *cells])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kpitools"] = {"title": path.stem.title()}
+    nbformat.write(nb, str(path))
+    return path
+
+
+def test_report_files(rendered):
+    summary, out = rendered
+    assert not summary.failed
+    folder = out / "2025-06"
+    for name in ("data_quality.html", "data_quality.ipynb", "kpis.json", "data_quality.csv",
+                 "manifest.json"):
+        assert (folder / name).is_file(), name
+    assert not list(out.glob(".staging-*"))  # the staging folder is cleaned up
+    kpis = json.loads((folder / "kpis.json").read_text())
+    assert kpis["period"] == "2025-06" and kpis["mrr"] > 0 and kpis["customers"] > 0
+
+
+def test_html_is_a_document_without_code(rendered):
+    html = (rendered[1] / "2025-06" / "data_quality.html").read_text()
+    assert "import kpitools" not in html and "show_table(" not in html
+    assert 'class="jp-CodeMirrorEditor' not in html and "hl-ipython3" not in html
+    assert 'class="kt-title">Data quality appendix</h1>' in html
+    assert "June 2025: 01 Jun 2025 to 30 Jun 2025" in html
+    assert re.search(r"<dt>Data</dt><dd>01 Jan 2025 to 19 Jul 2025 \(UTC\)</dd>", html)
+    assert "<dt>Generated</dt>" in html
+    assert 'href="#Summary"' in html  # table of contents
+
+
+def test_html_is_self_contained(rendered):
+    html = (rendered[1] / "2025-06" / "data_quality.html").read_text()
+    assert re.search(r'<img[^>]+src="data:image/png;base64,', html)  # charts inline
+    for tag in re.findall(r"<(?:script|link|img|iframe)\b[^>]*>", html):
+        assert "http" not in tag, tag
+
+
+def test_strings_from_data_are_escaped(rendered):
+    html = (rendered[1] / "2025-06" / "data_quality.html").read_text()
+    assert EVIL not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script" not in html.lower()
+
+
+def test_index_links_every_report(rendered):
+    summary, out = rendered
+    index = (out / "index.html").read_text()
+    assert summary.index == out / "index.html"
+    assert 'href="2025-06/data_quality.html"' in index
+    assert "June 2025" in index and "MRR" in index
+
+
+def test_failed_notebook_keeps_earlier_report(evil_dir, tmp_path, capsys):
+    nbdir = tmp_path / "notebooks"
+    nbdir.mkdir()
+    _nb(nbdir / "alpha.ipynb", new_markdown_cell("## Fine"), new_code_cell("print(period)"))
+    out = tmp_path / "reports"
+    args = ["report", "--data", str(evil_dir), "--period", "2025-06", "--out", str(out),
+            "--notebooks-dir", str(nbdir), "--quiet"]
+    assert main(args) == 0
+    good = (out / "2025-06" / "alpha.html").read_bytes()
+    assert b"2025-06" in good
+
+    _nb(nbdir / "alpha.ipynb", new_code_cell("1 / 0"))
+    _nb(nbdir / "beta.ipynb", new_code_cell("print('beta ran for', period)"))
+    capsys.readouterr()
+    assert main([*args, "--jobs", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "1 notebook(s) failed" in err and "2025-06 alpha: cell [3] `1 / 0`: ZeroDivisionError" in err
+    assert "Traceback" not in err
+    assert (out / "2025-06" / "alpha.html").read_bytes() == good  # the good report stays
+    assert (out / "2025-06" / "alpha.failed.ipynb").is_file()
+    assert "beta ran for" in (out / "2025-06" / "beta.html").read_text()  # the others render
+    manifest = json.loads((out / "2025-06" / "manifest.json").read_text())
+    assert manifest["alpha"]["ok"] and "ZeroDivisionError" in manifest["alpha"]["last_failure"]
+    assert "last run failed" in (out / "index.html").read_text()
+
+
+def test_bad_data_writes_nothing(tmp_path, small_dir, capsys):
+    bad = tmp_path / "bad"
+    shutil.copytree(small_dir, bad)
+    (bad / "nps.parquet").unlink()
+    (bad / "nps.csv").write_text("respondent_id,responded_at,score\nR1,2025-01-01,12\n")
+    out = tmp_path / "reports"
+    assert main(["report", "--data", str(bad), "--out", str(out), "--quiet"]) == 2
+    assert "nps.csv, column 'score'" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_discover_orders_overview_first_and_data_quality_last(tmp_path):
+    for name in ("data_quality", "funnel", "overview", "engagement", "zeta"):
+        _nb(tmp_path / f"{name}.ipynb")
+    assert [p.stem for p in discover_notebooks(tmp_path)] == [
+        "overview", "funnel", "engagement", "zeta", "data_quality"]
+    with pytest.raises(Exception, match="no notebook nope"):
+        discover_notebooks(tmp_path, ["nope"])
