@@ -38,6 +38,7 @@ sample: $(STAMP)
 	$(BIN)/kpitools sample --out data/sample
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python benchmarks/run.py
 
 clean:

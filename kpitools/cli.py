@@ -24,14 +24,20 @@ EXIT_FAILED = 1
 def _periods(args: argparse.Namespace, data) -> list:
     from .periods import period_range, resolve_period
 
-    end = data.date_range[1]
+    start, end = data.date_range
     if args.periods:
         first, sep, last = args.periods.partition("..")
         if not sep:
             raise PeriodError(f"--periods takes FIRST..LAST (2025-01..2025-06), got {args.periods!r}")
-        return period_range(resolve_period(first, end), resolve_period(last, end))
-    words = [w for w in (args.period or "latest-month").split(",") if w.strip()]
-    return [resolve_period(w, end) for w in words]
+        periods = period_range(resolve_period(first, end), resolve_period(last, end))
+    else:
+        words = [w for w in (args.period or "latest-month").split(",") if w.strip()]
+        periods = [resolve_period(w, end) for w in words]
+    outside = [str(p) for p in periods if p.end <= start or p.start > end]
+    if outside:
+        raise PeriodError(f"period {', '.join(outside)} lies outside the data, which runs from "
+                          f"{start:%Y-%m-%d} to {end:%Y-%m-%d}")
+    return periods
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -115,7 +115,7 @@ class Dataset:
 
     def __getattr__(self, name: str) -> pd.DataFrame | None:
         if name in TABLES:
-            return self.tables.get(name)
+            return self.__dict__.get("tables", {}).get(name)
         raise AttributeError(name)
 
     def __dir__(self) -> Iterable[str]:

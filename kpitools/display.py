@@ -50,40 +50,64 @@ def skip_if_missing(data, *tables: str) -> bool:
     return False
 
 
+def _cell_text(series: pd.Series, fmt: str | None) -> list[str]:
+    """Format one column for display; empty values become an em dash."""
+    if fmt is None:
+        if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(series):
+            fmt = "{:%Y-%m-%d %H:%M}"
+        elif pd.api.types.is_bool_dtype(series):
+            return ["—" if pd.isna(v) else ("yes" if v else "no") for v in series.tolist()]
+        elif pd.api.types.is_integer_dtype(series):
+            fmt = "{:,.0f}"
+        elif pd.api.types.is_float_dtype(series):
+            fmt = "{:,.2f}"
+        else:
+            fmt = "{}"
+    return ["—" if v is None or (not isinstance(v, str) and pd.isna(v)) else fmt.format(v)
+            for v in series.tolist()]
+
+
+def _cell_class(numeric: bool, text: str) -> str:
+    if numeric:
+        return "kt-num"
+    return "kt-text kt-nowrap" if len(text) <= 24 else "kt-text"
+
+
+def _is_number(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
 def table(frame: pd.DataFrame, *, formats: Mapping[str, str] | None = None,
           caption: str | None = None, index: bool = False) -> HTML:
-    """An HTML table with every cell escaped and numbers formatted.
+    """An HTML table with every cell escaped, numbers formatted and right-aligned.
 
     Parameters
     ----------
     frame : DataFrame
-        What to show.
+        What to show (a report table: tens of rows, not millions).
     formats : mapping of column to format spec, optional
-        ``{"share": "{:.1%}", "amount": "{:,.0f}"}``. Other float columns get
-        ``{:,.2f}``, integers ``{:,}``, timestamps ``YYYY-MM-DD HH:MM``.
+        ``{"share": "{:.1%}", "amount": "{:,.0f}"}``. Other floats get ``{:,.2f}``,
+        integers ``{:,}``, timestamps ``YYYY-MM-DD HH:MM``, empty values an em dash.
     caption : str, optional
         Shown above the table (escaped).
+    index : bool
+        Show the index as the first column.
     """
     formats = dict(formats or {})
-    shown = frame.copy()
-    for col in shown.columns:
-        series = shown[col]
-        fmt = formats.get(col)
-        if fmt is not None:
-            shown[col] = series.map(lambda v, f=fmt: "—" if pd.isna(v) else f.format(v))
-        elif isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(series):
-            shown[col] = series.dt.strftime("%Y-%m-%d %H:%M").fillna("—")
-        elif pd.api.types.is_bool_dtype(series):
-            shown[col] = series.map({True: "yes", False: "no"})
-        elif pd.api.types.is_integer_dtype(series):
-            shown[col] = series.map(lambda v: "—" if pd.isna(v) else f"{int(v):,}")
-        elif pd.api.types.is_float_dtype(series):
-            shown[col] = series.map(lambda v: "—" if pd.isna(v) else f"{v:,.2f}")
-        else:
-            shown[col] = series.map(lambda v: "—" if v is None or pd.isna(v) else str(v))
-    body = shown.to_html(index=index, escape=True, border=0, classes="kt-table", na_rep="—")
-    head = f"<p><strong>{escape(caption)}</strong></p>" if caption else ""
-    return HTML(head + body)
+    shown = frame.reset_index() if index else frame
+    columns = list(shown.columns)
+    numeric = [_is_number(shown[c]) for c in columns]
+    texts = [_cell_text(shown[c], formats.get(c)) for c in columns]
+    head = "".join(f'<th class="{"kt-num" if num else "kt-text"}">{escape(c)}</th>'
+                   for c, num in zip(columns, numeric, strict=True))
+    body = []
+    for row in range(len(shown)):
+        cells = "".join(f'<td class="{_cell_class(num, col[row])}">{escape(col[row])}</td>'
+                        for col, num in zip(texts, numeric, strict=True))
+        body.append(f"<tr>{cells}</tr>")
+    cap = f"<caption>{escape(caption)}</caption>" if caption else ""
+    return HTML(f'<table class="kt-table">{cap}<thead><tr>{head}</tr></thead>'
+                f'<tbody>{"".join(body)}</tbody></table>')
 
 
 def show_table(frame: pd.DataFrame, **kwargs: object) -> None:

@@ -57,5 +57,5 @@ def rows_over_time(counts: pd.DataFrame, *, ax: Axes | None = None, log: bool = 
         ax.set_yscale("log")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set(xlabel="", ylabel="rows per month", title="Rows per month, by table")
-    ax.legend(title=None, ncols=2, fontsize=8, loc="lower left")
+    ax.legend(title=None, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return ax

@@ -100,7 +100,10 @@ def _run_job(job: Job) -> JobResult:
     try:
         pm.execute_notebook(str(job.notebook), str(out_nb), parameters=params,
                             kernel_name="python3", progress_bar=False, log_output=False,
-                            cwd=str(job.notebook.parent), execution_timeout=CELL_TIMEOUT_S)
+                            cwd=str(job.notebook.parent), execution_timeout=CELL_TIMEOUT_S,
+                            # ipykernel 7 warns at every start that its TCP transport is
+                            # unencrypted (local, harmless); errors still reach the notebook.
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
         header = {**job.header, "title": notebook_title(job.notebook)}
         html_text = export_html(nbformat.read(str(out_nb), as_version=4), header)
         out_html = out_nb.with_suffix(".html")

@@ -112,9 +112,11 @@ def _iso_text(value: object) -> object:
 
 def _parse_column(raw: pd.DataFrame, col: Column, source: Source) -> pd.Series:
     series = raw[col.name]
-    present = series.notna().to_numpy()
-    if col.kind in ("text", "id", "choice") and series.dtype == object:
-        present &= series.astype("str").str.strip().ne("").to_numpy()
+    present = series.notna().to_numpy().copy()
+    if col.kind in ("text", "id", "choice") and (
+            series.dtype == object or pd.api.types.is_string_dtype(series)):
+        blank = series.astype("str").str.strip().eq("")
+        present = present & ~blank.fillna(False).to_numpy(dtype=bool)
 
     if not col.nullable and col.required and not present.all():
         _fail(raw, source, col.name, ~present, "no value", "a value in every row")

@@ -54,3 +54,9 @@ def test_cli_bad_data_is_one_message(tmp_path, capsys):
 def test_cli_bad_period(tiny_dir, capsys):
     assert main(["kpis", "--data", str(tiny_dir), "--period", "2024-13"]) == 2
     assert "month number must be between 1 and 12" in capsys.readouterr().err
+
+
+def test_cli_period_outside_the_data(tiny_dir, capsys):
+    assert main(["kpis", "--data", str(tiny_dir), "--period", "2030-01"]) == 2
+    assert "period 2030-01 lies outside the data, which runs from 2024-01-03 to 2024-03-05" in \
+        capsys.readouterr().err

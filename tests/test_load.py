@@ -255,3 +255,20 @@ def test_check_table_names_index_labels():
                           "channel": ["a", "b"]}, index=[10, 20])
     with pytest.raises(InvalidValueError, match=r"(?s)the 'accounts' DataFrame, column 'signup_at'.*index 20"):
         kpitools.check_table(frame, "accounts")
+
+
+def test_blank_required_value_is_empty(tmp_path):
+    write_csv(tmp_path, "accounts", """
+        account_id,signup_at,channel
+        A1,2024-01-01,organic
+        A2,2024-01-01,"   "
+    """)
+    with pytest.raises(InvalidValueError, match=r"(?s)column 'channel': 1 row has no value.*line 3"):
+        kpitools.load(tmp_path)
+
+
+def test_dataset_pickles(tiny_dir):
+    import pickle
+
+    data = pickle.loads(pickle.dumps(kpitools.load(tiny_dir)))
+    assert len(data.accounts) == 3 and data.events is None

@@ -1,0 +1,45 @@
+import numpy as np
+import pandas as pd
+
+from kpitools import plots
+from kpitools.display import escape, md, table
+
+EVIL = "<script>alert(1)</script>"
+
+
+def test_table_escapes_cells_headers_and_caption():
+    frame = pd.DataFrame({EVIL: [EVIL, "ok"], "n": [1, 2]})
+    html = table(frame, caption=EVIL).data
+    assert "<script>" not in html
+    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 3
+
+
+def test_table_formats():
+    frame = pd.DataFrame({
+        "share": [0.1234, np.nan], "amount": [1234.5, 2.0], "count": pd.array([1200, None], dtype="Int64"),
+        "when": pd.to_datetime(["2024-01-02 03:04", None], utc=True), "flag": [True, False],
+        "name": ["a", None]})
+    html = table(frame, formats={"share": "{:.1%}"}).data
+    for text in ("12.3%", "1,234.50", "2.00", "1,200", "2024-01-02 03:04", "yes", "no"):
+        assert f">{text}</td>" in html, text
+    assert html.count(">—</td>") == 4  # NaN share, missing count, missing time, missing name
+    assert '<td class="kt-num">1,200</td>' in html and '<th class="kt-text">name</th>' in html
+
+
+def test_markdown_values_are_escaped_template_is_not():
+    out = md("**{channel}** leads", channel=EVIL).data
+    assert out == "**&lt;script&gt;alert(1)&lt;/script&gt;** leads"
+    assert escape(None) == "—"
+
+
+def test_rows_over_time_draws_each_table():
+    counts = pd.DataFrame({
+        "table": ["events", "events", "leads", "leads"],
+        "month": pd.to_datetime(["2024-01-01", "2024-02-01"] * 2, utc=True),
+        "rows": [1000, 1500, 10, 12]})
+    ax = plots.rows_over_time(counts)
+    assert ax.get_yscale() == "log"
+    assert ax.get_title() == "Rows per month, by table"
+    drawn = [list(line.get_ydata()) for line in ax.get_lines() if len(line.get_ydata())]
+    assert drawn == [[1000, 1500], [10, 12]]  # one line per table, in the data's order
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["events", "leads"]
