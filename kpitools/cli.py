@@ -67,9 +67,10 @@ def _cmd_kpis(args: argparse.Namespace) -> int:
     data = load(args.data)
     periods = _periods(args, data)
     if len(periods) == 1:
-        out = {"period": str(periods[0]), **compute_kpis(data, periods[0])}
+        out = compute_kpis(data, periods[0])
     else:
         out = {str(p): compute_kpis(data, p) for p in periods}
+    print(f"kpis for {', '.join(map(str, periods))}", file=sys.stderr)
     json.dump(out, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

@@ -39,7 +39,7 @@ def write_results(data: Dataset, period: Period, out_dir: Path) -> list[Path]:
     """Write ``kpis.json`` and every registered table the data allows into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    kpis = {"period": str(period), **compute_kpis(data, period)}
+    kpis = compute_kpis(data, period)  # the folder names the period: the object is numbers only
     path = out_dir / "kpis.json"
     path.write_text(json.dumps(kpis, indent=2) + "\n", encoding="utf-8")
     written.append(path)

@@ -30,14 +30,25 @@ def test_not_computable_is_null(tiny_dir):
 
 def test_cli_kpis_prints_json(tiny_dir, capsys):
     assert main(["kpis", "--data", str(tiny_dir), "--period", "2024-02"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert out["period"] == "2024-02" and out["mrr"] == 1100.0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert out["mrr"] == 1100.0 and "period" not in out  # key to number only
+    assert all(isinstance(v, int | float) or v is None for v in out.values())
+    assert captured.err.strip() == "kpis for 2024-02"
 
 
 def test_cli_kpis_default_is_latest_complete_month(tiny_dir, capsys):
     # the data ends on 5 March 2024 (a subscription start): February is the latest complete month
     assert main(["kpis", "--data", str(tiny_dir)]) == 0
-    assert json.loads(capsys.readouterr().out)["period"] == "2024-02"
+    captured = capsys.readouterr()
+    assert captured.err.strip() == "kpis for 2024-02"
+    assert json.loads(captured.out)["mrr"] == 1100.0  # 29 Feb, not 5 Mar (1150)
+
+
+def test_cli_kpis_several_periods(tiny_dir, capsys):
+    assert main(["kpis", "--data", str(tiny_dir), "--periods", "2024-01..2024-02"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["2024-01"]["mrr"] == 1100.0 and out["2024-02"]["mrr"] == 1100.0
 
 
 def test_cli_bad_data_is_one_message(tmp_path, capsys):
