@@ -52,7 +52,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     summary = render_reports(args.data, periods, notebooks=notebooks, out=args.out,
                              jobs=args.jobs, progress=not args.quiet, data=data)
-    done = len(summary.results) - len(summary.failed)
+    skipped = [r for r in summary.results if r.skipped]
+    for r in skipped:
+        print(f"skipped {r.job.notebook.stem} for {r.job.period}: {r.skipped}", file=sys.stderr)
+    done = len(summary.results) - len(summary.failed) - len(skipped)
     print(f"{done} of {len(summary.results)} reports rendered for "
           f"{', '.join(map(str, periods))} in {time.perf_counter() - started:.1f} s; "
           f"index: {summary.index}", file=sys.stderr)
@@ -66,10 +69,8 @@ def _cmd_kpis(args: argparse.Namespace) -> int:
 
     data = load(args.data)
     periods = _periods(args, data)
-    if len(periods) == 1:
-        out = compute_kpis(data, periods[0])
-    else:
-        out = {str(p): compute_kpis(data, p) for p in periods}
+    many = len(periods) > 1
+    out = {str(p): compute_kpis(data, p) for p in periods} if many else compute_kpis(data, periods[0])
     print(f"kpis for {', '.join(map(str, periods))}", file=sys.stderr)
     json.dump(out, sys.stdout, indent=2)
     sys.stdout.write("\n")

@@ -148,7 +148,7 @@ class Dataset:
         absent = self.missing(*names)
         if not absent:
             return None
-        files = ", ".join(f"`{n}`" for n in absent)
+        files = ", ".join(absent)
         return f"Skipped: this section needs the {files} table, which the data directory does not have."
 
     @property

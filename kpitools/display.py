@@ -13,7 +13,8 @@ from collections.abc import Mapping
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
-__all__ = ["escape", "md", "show_markdown", "note", "table", "show_table", "skip_if_missing"]
+__all__ = ["escape", "md", "show_markdown", "note", "table", "show_table", "skip_if_missing", "tiles",
+           "show_tiles"]
 
 
 def escape(value: object) -> str:
@@ -28,6 +29,8 @@ def md(template: str, /, **values: object) -> Markdown:
 
     The template is the notebook author's own text; only ``values`` are escaped.
     """
+    if not values:
+        return Markdown(template)
     return Markdown(template.format(**{k: escape(v) for k, v in values.items()}))
 
 
@@ -78,7 +81,8 @@ def _is_number(series: pd.Series) -> bool:
 
 
 def table(frame: pd.DataFrame, *, formats: Mapping[str, str] | None = None,
-          caption: str | None = None, index: bool = False) -> HTML:
+          caption: str | None = None, index: bool = False,
+          labels: Mapping[str, str] | None = None) -> HTML:
     """An HTML table with every cell escaped, numbers formatted and right-aligned.
 
     Parameters
@@ -92,13 +96,16 @@ def table(frame: pd.DataFrame, *, formats: Mapping[str, str] | None = None,
         Shown above the table (escaped).
     index : bool
         Show the index as the first column.
+    labels : mapping of column to header, optional
+        Shorter or friendlier headers (escaped like everything else).
     """
     formats = dict(formats or {})
     shown = frame.reset_index() if index else frame
     columns = list(shown.columns)
     numeric = [_is_number(shown[c]) for c in columns]
     texts = [_cell_text(shown[c], formats.get(c)) for c in columns]
-    head = "".join(f'<th class="{"kt-num" if num else "kt-text"}">{escape(c)}</th>'
+    names = dict(labels or {})
+    head = "".join(f'<th class="{"kt-num" if num else "kt-text"}">{escape(names.get(c, c))}</th>'
                    for c, num in zip(columns, numeric, strict=True))
     body = []
     for row in range(len(shown)):
@@ -113,3 +120,46 @@ def table(frame: pd.DataFrame, *, formats: Mapping[str, str] | None = None,
 def show_table(frame: pd.DataFrame, **kwargs: object) -> None:
     """Display :func:`table`."""
     display(table(frame, **kwargs))
+
+
+def _delta(key: str, change: float, pct: float, better: bool | None, label: str) -> str:
+    from .catalog import kpi
+
+    if change is None or pd.isna(change):
+        return f'<div class="kt-tile-delta">{escape(label)}: —</div>'
+    if kpi(key).unit == "rate":
+        text = f"{change * 100:+.1f} pts"
+    elif pct is not None and not pd.isna(pct):
+        text = f"{pct:+.1%}"
+    else:
+        text = f"{change:+,.0f}"
+    tone = "" if better is None or change == 0 else (
+        " kt-good" if (change > 0) == bool(better) else " kt-bad")
+    arrow = "▲" if change > 0 else ("▼" if change < 0 else "■")
+    return f'<div class="kt-tile-delta{tone}">{arrow} {escape(text)} {escape(label)}</div>'
+
+
+def tiles(frame: pd.DataFrame) -> HTML:
+    """KPI tiles from :func:`kpitools.compare.kpi_tiles`: value, change against the previous
+    period and last year (green when it moved the right way), and the target when set."""
+    from .catalog import format_value
+
+    boxes = []
+    for r in frame.itertuples():
+        target = ""
+        if r.target is not None and not pd.isna(r.target) and r.value is not None:
+            met = (r.value >= r.target) if r.higher_is_better is not False else (r.value <= r.target)
+            target = (f'<div class="kt-tile-target {"kt-good" if met else "kt-bad"}">target '
+                      f'{escape(format_value(r.key, r.target))}: {"met" if met else "missed"}</div>')
+        boxes.append(
+            f'<div class="kt-tile"><div class="kt-tile-label">{escape(r.label)}</div>'
+            f'<div class="kt-tile-value">{escape(format_value(r.key, r.value))}</div>'
+            + _delta(r.key, r.change, r.change_pct, r.higher_is_better, "vs previous")
+            + _delta(r.key, r.yoy_change, r.yoy_pct, r.higher_is_better, "vs last year")
+            + target + "</div>")
+    return HTML(f'<div class="kt-tiles">{"".join(boxes)}</div>')
+
+
+def show_tiles(frame: pd.DataFrame) -> None:
+    """Display :func:`tiles`."""
+    display(tiles(frame))

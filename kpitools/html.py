@@ -45,6 +45,7 @@ def export_html(
     nb: nbformat.NotebookNode | str | Path,
     meta: Mapping[str, Any],
     *,
+    name: str = "report",
     template_dir: Path = TEMPLATES,
 ) -> str:
     """Render an executed notebook as a self-contained HTML document.
@@ -57,6 +58,8 @@ def export_html(
         Header fields for the template: ``title``, ``period``, ``period_label``,
         ``data_range``, ``data_dir``, ``generated_at``, ``company``, ``version``,
         ``index_href``. Stored under ``nb.metadata.kpitools``.
+    name : str
+        The notebook's name, shown in the footer.
 
     Returns
     -------
@@ -77,7 +80,7 @@ def export_html(
         exclude_output_prompt=True,
     )
     exporter.register_filter("escape_html", _escape)
-    body, _ = exporter.from_notebook_node(nb)
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": name}})
     return body
 
 

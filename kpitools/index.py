@@ -50,6 +50,7 @@ def _periods(out: Path) -> list[dict]:
             html = folder / f"{name}.html"
             reports.append({"name": name, "title": entry.get("title", name),
                             "href": f"{folder.name}/{name}.html" if html.exists() else None,
+                            "skipped": entry.get("skipped", ""),
                             "failure": entry.get("last_failure") or ("" if entry.get("ok")
                                                                      else entry.get("error", ""))})
         headline = [{"label": label, "value": fmt.format(kpis[key])}

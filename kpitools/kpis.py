@@ -12,9 +12,12 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from .data import Dataset
+from .economics import UNIT_KEYS, unit_economics
 from .periods import Period
-from .revenue import revenue_snapshot
+from .revenue import REVENUE_KEYS, early_churn_rate, revenue_metrics
 from .spend import cost_to_serve, spend_totals
 
 __all__ = ["KpiFamily", "FAMILIES", "register", "compute_kpis"]
@@ -47,10 +50,10 @@ def register(name: str, *, needs: tuple[str, ...], keys: tuple[str, ...]):
 def _clean(value: object) -> float | int | None:
     if value is None:
         return None
-    if isinstance(value, int | bool):
+    if isinstance(value, bool | int | np.integer):
         return int(value)
     number = float(value)
-    return number if math.isfinite(number) else None
+    return round(number, 6) if math.isfinite(number) else None
 
 
 def compute_kpis(data: Dataset, period: Period | str) -> KpiValues:
@@ -73,9 +76,11 @@ def compute_kpis(data: Dataset, period: Period | str) -> KpiValues:
     return out
 
 
-@register("revenue_snapshot", needs=("subscriptions",), keys=("mrr", "arr", "customers", "arpu"))
+@register("revenue", needs=("subscriptions",), keys=(*REVENUE_KEYS, "early_churn_rate"))
 def _revenue(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
-    return revenue_snapshot(data.subscriptions, period=period)
+    row = revenue_metrics(data.subscriptions, periods=[period]).iloc[0].to_dict()
+    row.update(early_churn_rate(data.subscriptions, period=period))
+    return row
 
 
 @register("spend", needs=("spend",), keys=("sm_spend", "marketing_spend", "sales_spend"))
@@ -88,3 +93,9 @@ def _costs(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
     customers = so_far.get("customers")
     return cost_to_serve(data.costs, period=period,
                          customers=int(customers) if customers else None)
+
+
+@register("unit_economics", needs=("subscriptions",), keys=UNIT_KEYS)
+def _unit(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
+    return unit_economics(data.subscriptions, period=period, accounts=data.accounts,
+                          spend=data.spend, costs=data.costs)

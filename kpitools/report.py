@@ -30,6 +30,7 @@ from .html import export_html
 from .index import write_index
 from .paths import NOTEBOOKS
 from .periods import Period
+from .quality import ANALYSES
 from .results import write_results
 
 __all__ = ["ORDER", "discover_notebooks", "render_reports", "Job", "JobResult", "RunSummary"]
@@ -85,6 +86,7 @@ class JobResult:
     error: str = ""
     html: Path | None = None
     ipynb: Path | None = None
+    skipped: str = ""
 
 
 def _run_job(job: Job) -> JobResult:
@@ -105,7 +107,7 @@ def _run_job(job: Job) -> JobResult:
                             # unencrypted (local, harmless); errors still reach the notebook.
                             extra_arguments=["--IPKernelApp.log_level=ERROR"])
         header = {**job.header, "title": notebook_title(job.notebook)}
-        html_text = export_html(nbformat.read(str(out_nb), as_version=4), header)
+        html_text = export_html(nbformat.read(str(out_nb), as_version=4), header, name=name)
         out_html = out_nb.with_suffix(".html")
         out_html.write_text(html_text, encoding="utf-8")
     except pm.PapermillExecutionError as exc:
@@ -214,12 +216,28 @@ def render_reports(
             header = _header(data, period, data_dir, out / str(period))
             job_list += [Job(nb, str(period), str(data_dir), stage, header, dict(parameters or {}))
                          for nb in notebooks]
-        results = _run_all(job_list, jobs, progress)
+        runnable, skipped = _split_runnable(job_list, data)
+        results = _run_all(runnable, jobs, progress) + skipped
         _publish(results, stage, out, [str(p) for p in periods])
         index = write_index(out)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return RunSummary(results, out, index)
+
+
+def _split_runnable(job_list: list[Job], data: Dataset) -> tuple[list[Job], list[JobResult]]:
+    """Jobs whose notebook has the tables it needs, and a skipped result for the others
+    (an analysis with none of its required tables renders nothing, and says why)."""
+    needs = {a.name: a.needs for a in ANALYSES}
+    runnable, skipped = [], []
+    for job in job_list:
+        options = needs.get(job.notebook.stem)
+        if options and not any(data.has(*need) for need in options):
+            alternatives = " or ".join(" + ".join(need) for need in options)
+            skipped.append(JobResult(job, True, 0.0, skipped=f"needs {alternatives}"))
+        else:
+            runnable.append(job)
+    return runnable, skipped
 
 
 def _run_all(job_list: list[Job], jobs: int, progress: bool) -> list[JobResult]:
@@ -258,7 +276,9 @@ def _publish(results: list[JobResult], stage: Path, out: Path, periods: list[str
     for result in results:
         target = out / result.job.period
         name = result.job.notebook.stem
-        if result.ok:
+        if result.skipped:
+            (target / f"{name}.html").unlink(missing_ok=True)  # the data no longer supports it
+        elif result.ok:
             os.replace(result.ipynb, target / f"{name}.ipynb")
             os.replace(result.html, target / f"{name}.html")
             (target / f"{name}.failed.ipynb").unlink(missing_ok=True)
@@ -271,7 +291,8 @@ def _publish(results: list[JobResult], stage: Path, out: Path, periods: list[str
         entry = manifest.setdefault(result.job.period, {})
         entry[result.job.notebook.stem] = {
             "title": notebook_title(result.job.notebook), "ok": result.ok,
-            "seconds": round(result.seconds, 1), "error": result.error}
+            "seconds": round(result.seconds, 1), "error": result.error,
+            "skipped": result.skipped}
     for period, entries in manifest.items():
         path = out / period / "manifest.json"
         old = json.loads(path.read_text()) if path.exists() else {}

@@ -13,6 +13,7 @@ from .data import Dataset
 from .kpis import compute_kpis
 from .periods import Period
 from .quality import table_profile
+from .revenue import revenue_metrics
 
 __all__ = ["TABLE_WRITERS", "register_table", "write_results"]
 
@@ -28,6 +29,15 @@ def register_table(filename: str, *, needs: tuple[str, ...] = ()):
         return fn
 
     return wrap
+
+
+@register_table("mrr_movements.csv", needs=("subscriptions",))
+def _movements(data: Dataset, period: Period) -> pd.DataFrame:
+    """The MRR bridge and revenue rates of the trailing 24 months (8 quarters, 104 weeks)."""
+    n = {"M": 24, "Q": 8, "W": 104}[period.kind]
+    start = data.date_range[0]
+    periods = [p for p in period.last_n(n) if p.end > start]
+    return revenue_metrics(data.subscriptions, periods=periods)
 
 
 @register_table("data_quality.csv")

@@ -1,7 +1,11 @@
 import json
 
+import pytest
+
 import kpitools
 from kpitools.cli import main
+from kpitools.economics import UNIT_KEYS
+from kpitools.revenue import REVENUE_KEYS
 
 from .conftest import write_csv
 
@@ -13,14 +17,24 @@ def test_compute_kpis_flat_object(tiny_dir):
     """)
     data = kpitools.load(tiny_dir)
     kpis = kpitools.compute_kpis(data, "2024-02")
-    # 29 Feb 2024: A1 100 + A2 1000, two customers; 220 of costs over them
-    assert kpis == {"mrr": 1100.0, "arr": 13200.0, "customers": 2, "arpu": 550.0,
-                    "cost_to_serve": 220.0, "cost_to_serve_per_customer": 110.0}
+    assert set(REVENUE_KEYS) | {"early_churn_rate"} <= set(kpis)
+    assert set(UNIT_KEYS) <= set(kpis)
+    # 31 Jan and 29 Feb 2024: A1 100 + A2 1000 (A3 paid 10-28 Feb only): no movement
+    assert (kpis["mrr"], kpis["arr"], kpis["customers"], kpis["arpu"]) == (1100, 13200, 2, 550)
+    assert kpis["net_new_mrr"] == 0 and kpis["customer_churn_rate"] == 0
+    assert kpis["cost_to_serve"] == 220 and kpis["cost_to_serve_per_customer"] == 110
+    revenue = (100 * 29 + 1000 * 29 + 50 * 19) / 29
+    assert kpis["revenue"] == pytest.approx(revenue, abs=1e-6)
+    assert kpis["gross_margin"] == pytest.approx((revenue - 220) / revenue, abs=1e-6)
+    # no churn in the window (Dec and Jan had no customers to lose): LTV is not a number
+    assert kpis["ltv"] is None and kpis["quick_ratio"] is None
+    assert kpis["sm_spend"] is None  # no spend table
 
 
 def test_absent_tables_leave_their_keys_out(tiny_dir):
+    (tiny_dir / "subscriptions.csv").unlink()
     kpis = kpitools.compute_kpis(kpitools.load(tiny_dir), "2024-02")
-    assert "sm_spend" not in kpis and "cost_to_serve" not in kpis
+    assert kpis == {}
 
 
 def test_not_computable_is_null(tiny_dir):

@@ -246,7 +246,7 @@ def test_require_names_missing_table(tiny_dir):
     with pytest.raises(MissingTableError, match=r"(?s)no events\.csv/events\.parquet \(events is needed for "
                                                 r"engagement"):
         data.require("events")
-    assert data.note_missing("costs").startswith("Skipped: this section needs the `costs` table")
+    assert data.note_missing("costs").startswith("Skipped: this section needs the costs table")
     assert data.note_missing("accounts") is None
 
 

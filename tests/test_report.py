@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
@@ -53,11 +54,14 @@ def test_report_files(rendered):
     assert not summary.failed
     folder = out / "2025-06"
     for name in ("data_quality.html", "data_quality.ipynb", "kpis.json", "data_quality.csv",
-                 "manifest.json"):
+                 "mrr_movements.csv", "manifest.json"):
         assert (folder / name).is_file(), name
     assert not list(out.glob(".staging-*"))  # the staging folder is cleaned up
     kpis = json.loads((folder / "kpis.json").read_text())
-    assert kpis["mrr"] > 0 and kpis["customers"] > 0 and kpis["arr"] == 12 * kpis["mrr"]
+    assert kpis["mrr"] > 0 and kpis["customers"] > 0 and kpis["arr"] == pytest.approx(12 * kpis["mrr"])
+    movements = pd.read_csv(folder / "mrr_movements.csv")
+    assert movements["period"].iloc[-1] == "2025-06"
+    assert movements["mrr"].iloc[-1] == pytest.approx(kpis["mrr"])
 
 
 def test_html_is_a_document_without_code(rendered):
@@ -137,3 +141,27 @@ def test_discover_orders_overview_first_and_data_quality_last(tmp_path):
         "overview", "funnel", "engagement", "zeta", "data_quality"]
     with pytest.raises(Exception, match="no notebook nope"):
         discover_notebooks(tmp_path, ["nope"])
+
+
+def test_unit_economics_without_spend_or_costs(small_tables, tmp_path):
+    tables = {k: v for k, v in small_tables.items() if k not in ("spend", "costs")}
+    write(tables, tmp_path / "data")
+    out = tmp_path / "reports"
+    summary = render_reports(tmp_path / "data", [PERIOD], out=out, progress=False,
+                             notebooks=[NOTEBOOKS / "unit_economics.ipynb"])
+    assert not summary.failed
+    html = (out / "2025-06" / "unit_economics.html").read_text()
+    assert "Skipped: this section needs the spend table" in html
+    assert "Skipped: this section needs the costs table" in html
+    assert "MRR bridge, 2025-06" not in html or "data:image/png" in html
+    assert "no spend table" in html  # the missing-values table says why
+
+
+def test_notebook_without_its_tables_is_skipped(small_tables, tmp_path):
+    write({"events": small_tables["events"]}, tmp_path / "data")
+    out = tmp_path / "reports"
+    summary = render_reports(tmp_path / "data", [PERIOD], out=out, progress=False,
+                             notebooks=[NOTEBOOKS / "unit_economics.ipynb"])
+    assert [r.skipped for r in summary.results] == ["needs subscriptions + accounts"]
+    assert not (out / "2025-06" / "unit_economics.html").exists()
+    assert "not rendered: needs subscriptions + accounts" in (out / "index.html").read_text()

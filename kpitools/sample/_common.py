@@ -23,7 +23,7 @@ FUNNEL = pd.DataFrame(
         "sal": [0.65, 0.66, 0.60, 0.80, 0.70, 0.72],
         "sql": [0.60, 0.60, 0.50, 0.72, 0.66, 0.70],
         "won": [0.45, 0.44, 0.36, 0.62, 0.48, 0.42],
-        "churn_mult": [1.0, 1.1, 1.7, 0.3, 0.85, 0.95],
+        "churn_mult": [1.0, 1.1, 1.7, 0.2, 0.85, 1.3],
         "nps_mean": [7.6, 7.3, 6.6, 8.6, 7.7, 7.4],
     },
     index=list(CHANNELS),
@@ -43,9 +43,9 @@ SEGMENT_MIX = pd.DataFrame(  # share of each channel's accounts by segment
 SEGMENT = pd.DataFrame(
     {
         "plan": ["starter", "growth", "enterprise"],
-        "mrr_median": [180.0, 1100.0, 5200.0],
+        "mrr_median": [120.0, 800.0, 3800.0],
         "annual_share": [0.20, 0.45, 0.80],
-        "churn": [0.034, 0.019, 0.009],
+        "churn": [0.045, 0.025, 0.012],
         "expand": [0.015, 0.035, 0.085],
         "contract": [0.012, 0.018, 0.015],
         "users_min": [1, 2, 5],

@@ -147,9 +147,9 @@ def costs(subs: pd.DataFrame, win: Window, rng: np.random.Generator, scale: floa
         n_new = int(new.get(first.tz_convert(None).to_period("M"), 0))
         noise = rng.lognormal(0, 0.05, 4)
         amounts = {
-            "support": 22.0 * r["customers"] * noise[0],
-            "infrastructure": (0.07 * r["mrr"] + 2500 * scale) * noise[1],
-            "onboarding": 260.0 * n_new * noise[2],
+            "support": 40.0 * r["customers"] * noise[0],
+            "infrastructure": (0.11 * r["mrr"] + 2500 * scale) * noise[1],
+            "onboarding": 400.0 * n_new * noise[2],
             "programs": 1800.0 * scale * noise[3],
         }
         rows += [{"date": first, "category": c, "amount": round(v, 2)} for c, v in amounts.items()]

@@ -178,7 +178,7 @@ def spend(win: Window, rng: np.random.Generator, scale: float) -> pd.DataFrame:
     rows = []
     for (channel, category), amount in per_day.items():
         lift = 1 + 0.35 * win.story_weight(day) if channel in ("paid_search", "paid_social") else 1
-        value = amount * scale * (1.02 ** (day / 30.4)) * lift * rng.lognormal(0, 0.1, win.days)
+        value = 5 * amount * scale * (1.02 ** (day / 30.4)) * lift * rng.lognormal(0, 0.1, win.days)
         rows.append(pd.DataFrame({"date": dates, "channel": channel, "category": category,
                                   "amount": np.round(value, 2)}))
     return pd.concat(rows, ignore_index=True)

@@ -13,7 +13,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter
 
-__all__ = ["STYLE", "use_style", "rows_over_time"]
+__all__ = ["STYLE", "use_style", "rows_over_time", "axes", "money_axis", "percent_axis"]
 
 STYLE = {
     "figure.figsize": (9.0, 4.0),
@@ -34,9 +34,33 @@ def use_style() -> None:
     sns.set_theme(style="whitegrid", palette="colorblind", rc=STYLE)
 
 
-def _axes(ax: Axes | None) -> Axes:
+def axes(ax: Axes | None) -> Axes:
+    """The Axes to draw on: the one given, or a new figure's."""
     if ax is None:
         _, ax = plt.subplots(figsize=mpl.rcParams["figure.figsize"], layout="constrained")
+    return ax
+
+
+def _compact(value: float) -> str:
+    """1,250,000 -> 1.25M; 40,000 -> 40k; at most three significant decimals kept."""
+    size = abs(value)
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if size >= limit:
+            return f"{value / limit:,.2f}".rstrip("0").rstrip(".") + suffix
+    return f"{value:,.0f}"
+
+
+def money_axis(ax: Axes, which: str = "y") -> Axes:
+    """Thousands as k and millions as M on an axis."""
+    axis = ax.yaxis if which == "y" else ax.xaxis
+    axis.set_major_formatter(FuncFormatter(lambda v, _: _compact(v)))
+    return ax
+
+
+def percent_axis(ax: Axes, which: str = "y", decimals: int = 0) -> Axes:
+    """Shares shown as percentages on an axis."""
+    axis = ax.yaxis if which == "y" else ax.xaxis
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.{decimals}%}"))
     return ax
 
 
@@ -50,7 +74,7 @@ def rows_over_time(counts: pd.DataFrame, *, ax: Axes | None = None, log: bool = 
     log : bool
         Log scale, so the event log and a table of a hundred rows share one chart.
     """
-    ax = _axes(ax)
+    ax = axes(ax)
     frame = counts.assign(month=counts["month"].dt.tz_convert(None))
     sns.lineplot(data=frame, x="month", y="rows", hue="table", marker="o", markersize=3, ax=ax)
     if log:

@@ -1,0 +1,144 @@
+"""The KPI catalogue: each key's label, unit, direction and definition, in one place.
+
+Reports format values, colour changes and write their glossary from here, so
+the definition printed beside a number is the one the code computes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+
+__all__ = ["Kpi", "CATALOG", "kpi", "format_value", "glossary", "glossary_markdown"]
+
+
+@dataclass(frozen=True)
+class Kpi:
+    key: str
+    label: str
+    unit: str  # money, count, rate (a share shown as %), ratio, months
+    higher_is_better: bool | None
+    definition: str
+
+
+def _k(key, label, unit, better, definition) -> Kpi:
+    return Kpi(key, label, unit, better, definition)
+
+
+CATALOG: dict[str, Kpi] = {k.key: k for k in [
+    _k("mrr", "MRR", "money", True,
+       "Monthly recurring revenue: the sum of every account's MRR on the period's last day. An "
+       "account's MRR on a day is the sum of `mrr` of its subscription spans active that day "
+       "(`start_date <= day < end_date`; an empty `end_date` is still active)."),
+    _k("arr", "ARR", "money", True, "12 x MRR."),
+    _k("customers", "Customers", "count", True, "Accounts with MRR > 0 on the period's last day."),
+    _k("arpu", "ARPU", "money", True, "MRR / customers (ARPU = ARPA: revenue per paying account)."),
+    _k("new_mrr", "New MRR", "money", True,
+       "MRR on the period's last day of accounts that paid nothing on the previous period's last "
+       "day and had never paid before this period began."),
+    _k("expansion_mrr", "Expansion MRR", "money", True,
+       "Increase of accounts paying more than on the previous period's last day (0 < prev < cur)."),
+    _k("contraction_mrr", "Contraction MRR", "money", False,
+       "Decrease of accounts still paying but less than on the previous period's last day "
+       "(0 < cur < prev), as a positive amount."),
+    _k("churned_mrr", "Churned MRR", "money", False,
+       "MRR on the previous period's last day of accounts paying nothing on this period's last day."),
+    _k("reactivation_mrr", "Reactivation MRR", "money", True,
+       "MRR of accounts that paid nothing on the previous period's last day but had paid before "
+       "this period began (win-backs)."),
+    _k("net_new_mrr", "Net new MRR", "money", True,
+       "new + reactivation + expansion - contraction - churned; always equals MRR minus the "
+       "previous period's MRR (the MRR bridge)."),
+    _k("new_customers", "New customers", "count", True, "Accounts in the new class."),
+    _k("churned_customers", "Churned customers", "count", False, "Accounts in the churned class."),
+    _k("reactivated_customers", "Reactivated customers", "count", True,
+       "Accounts in the reactivation class."),
+    _k("customer_churn_rate", "Customer churn", "rate", False,
+       "Churned customers / customers on the previous period's last day. For a quarter: accounts "
+       "paying on the last day before it that pay nothing on its last day, over those paying then."),
+    _k("gross_mrr_churn_rate", "Gross MRR churn", "rate", False,
+       "(churned MRR + contraction MRR) / MRR on the previous period's last day."),
+    _k("net_mrr_churn_rate", "Net MRR churn", "rate", False,
+       "(churned MRR + contraction MRR - expansion MRR) / previous MRR; negative is negative churn."),
+    _k("nrr", "NRR", "rate", True,
+       "Net revenue retention: over the accounts paying on the previous period's last day, their "
+       "MRR now / their MRR then."),
+    _k("grr", "GRR", "rate", True,
+       "Gross revenue retention: as NRR with each account's MRR now capped at its MRR then."),
+    _k("nrr_12m", "NRR (12 months)", "rate", True,
+       "NRR over the accounts paying twelve months before the period's last day."),
+    _k("quick_ratio", "Quick ratio", "ratio", True,
+       "(new + reactivation + expansion MRR) / (churned + contraction MRR)."),
+    _k("retention_rate", "Customer retention (CRR)", "rate", True,
+       "(E - N) / S: E customers at the end, S at the start (the previous period's last day), N "
+       "customers gained in the period. N counts new and reactivated customers, so E - N is the "
+       "customers kept from S."),
+    _k("early_churn_rate", "Early churn", "rate", False,
+       "Of the accounts whose first paid day was 3 to 6 months before the period's end, the share "
+       "whose first continuous paid run ended within 90 days of that day."),
+    _k("sm_spend", "S&M spend", "money", None, "Marketing + sales spend dated in the period, all channels."),
+    _k("marketing_spend", "Marketing spend", "money", None, "Spend with category `marketing` in the period."),
+    _k("sales_spend", "Sales spend", "money", None, "Spend with category `sales` in the period."),
+    _k("cac", "CAC", "money", False, "Blended customer acquisition cost: S&M spend / new customers."),
+    _k("paid_cac", "Paid CAC", "money", False,
+       "Spend of channels other than `none` / new customers acquired through those channels."),
+    _k("revenue", "Revenue", "money", True,
+       "Revenue earned in the period: the sum over its days of MRR that day / days in that "
+       "day's month (a month of a span earns its MRR)."),
+    _k("cost_to_serve", "Cost to serve", "money", False, "Costs dated in the period, all categories."),
+    _k("cost_to_serve_per_customer", "Cost to serve per customer", "money", False,
+       "Cost to serve / customers at the period's end."),
+    _k("gross_margin", "Gross margin", "rate", True, "(revenue - cost to serve) / revenue."),
+    _k("ltv", "LTV", "money", True,
+       "ARPU x gross margin / monthly customer churn, the churn being the mean of the monthly "
+       "customer churn rates of the three months ending with the period's last month. Without "
+       "a costs table the margin is 1 (the seed formula LTV = ARPU / churn). No churn: missing."),
+    _k("ltv_lifespan", "LTV (lifespan)", "money", True,
+       "Average revenue per customer per month (revenue / mean of start and end customers / months "
+       "in the period) x average lifespan in months (1 / the same churn)."),
+    _k("ltv_projected", "LTV (projected)", "money", True,
+       "Discounted revenue per customer over the survival curve projected by the retention "
+       "model (shifted-beta-geometric), 10 % a year."),
+    _k("ltv_cac", "LTV:CAC", "ratio", True, "LTV / CAC."),
+    _k("cac_payback_months", "CAC payback", "months", False,
+       "CAC / (new MRR / new customers x gross margin): months of a new customer's margin that "
+       "repay its acquisition."),
+    _k("marketing_roi", "Marketing ROI", "ratio", True,
+       "(new customers x LTV - S&M spend) / S&M spend."),
+    _k("profit_after_sm", "Profit after S&M", "money", True,
+       "Revenue - cost to serve - S&M spend in the period."),
+]}
+
+
+def kpi(key: str) -> Kpi:
+    """The catalogue entry of a key (a plain entry for an unknown key)."""
+    return CATALOG.get(key, Kpi(key, key.replace("_", " ").capitalize(), "number", None, ""))
+
+
+def format_value(key: str, value: float | None, *, signed: bool = False) -> str:
+    """A value as a report shows it: money with thousands separators, rates as %."""
+    if value is None or pd.isna(value):
+        return "—"
+    unit = kpi(key).unit
+    sign = "+" if signed else ""
+    if unit == "rate":
+        return f"{value:{sign}.1%}"
+    if unit == "count":
+        return f"{value:{sign},.0f}"
+    if unit in ("ratio", "months"):
+        return f"{value:{sign},.1f}" + (" mo" if unit == "months" else "")
+    return f"{value:{sign},.0f}"
+
+
+def glossary(keys: Iterable[str]) -> pd.DataFrame:
+    """Label and definition of each key, in the given order (columns ``kpi``, ``key``,
+    ``definition``)."""
+    rows = [{"kpi": kpi(k).label, "key": k, "definition": kpi(k).definition} for k in keys]
+    return pd.DataFrame(rows, columns=["kpi", "key", "definition"])
+
+
+def glossary_markdown(keys: Iterable[str]) -> str:
+    """The glossary as a Markdown list: **label** (`key`): definition."""
+    return "\n".join(f"- **{kpi(k).label}** (`{k}`): {kpi(k).definition}" for k in keys)

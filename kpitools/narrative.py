@@ -1,0 +1,141 @@
+"""Sentences written from the numbers, for the reports' narrative.
+
+Each function takes tidy results and returns Markdown in which every value that
+came from the data (a channel or segment name) is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .catalog import format_value
+from .display import escape
+
+__all__ = ["revenue_story", "churn_story", "unit_economics_story", "channel_story",
+           "segment_story", "change_words"]
+
+
+def _pct(value: float) -> str:
+    return f"{value:.1%}"
+
+
+def change_words(now: float, then: float, *, rate: bool = False) -> str:
+    """'up 4.2 %' / 'down 0.8 points' / 'unchanged' / 'with no earlier value'."""
+    if then is None or now is None or pd.isna(then) or pd.isna(now):
+        return "with no earlier value to compare"
+    diff = now - then
+    if rate:
+        points = diff * 100
+        return "unchanged" if abs(points) < 0.05 else (
+            f"{'up' if points > 0 else 'down'} {abs(points):.1f} points")
+    if then == 0:
+        return "up from zero" if now > 0 else "unchanged"
+    pct = diff / abs(then)
+    return "unchanged" if abs(pct) < 0.0005 else f"{'up' if pct > 0 else 'down'} {abs(pct):.1%}"
+
+
+def revenue_story(now: pd.Series, prev: pd.Series | None = None) -> str:
+    """What MRR did in the period and which movement drove it.
+
+    Parameters
+    ----------
+    now, prev : Series
+        Rows of :func:`kpitools.revenue.revenue_metrics` for the period and the one before.
+    """
+    parts = {"new": now["new_mrr"], "reactivation": now["reactivation_mrr"],
+             "expansion": now["expansion_mrr"], "contraction": -now["contraction_mrr"],
+             "churn": -now["churned_mrr"]}
+    direction = "rose" if now["net_new_mrr"] > 0 else ("fell" if now["net_new_mrr"] < 0 else "held")
+    text = (f"MRR {direction} to **{format_value('mrr', now['mrr'])}** at the end of {now['period']} "
+            f"({change_words(now['mrr'], now['mrr_start'])}): net new MRR of "
+            f"**{format_value('net_new_mrr', now['net_new_mrr'], signed=True)}** is new "
+            f"{format_value('mrr', now['new_mrr'])} from {now['new_customers']:,} new customers, "
+            f"reactivation {format_value('mrr', now['reactivation_mrr'])}, expansion "
+            f"{format_value('mrr', now['expansion_mrr'])}, less contraction "
+            f"{format_value('mrr', now['contraction_mrr'])} and churn "
+            f"{format_value('mrr', now['churned_mrr'])} from {now['churned_customers']:,} "
+            f"customers.")
+    if prev is not None:
+        deltas = {k: parts[k] - v for k, v in {
+            "new": prev["new_mrr"], "reactivation": prev["reactivation_mrr"],
+            "expansion": prev["expansion_mrr"], "contraction": -prev["contraction_mrr"],
+            "churn": -prev["churned_mrr"]}.items()}
+        driver = max(deltas, key=lambda k: abs(deltas[k]))
+        diff = now["net_new_mrr"] - prev["net_new_mrr"]
+        text += (f" Net new MRR was {format_value('mrr', abs(diff))} "
+                 f"{'higher' if diff >= 0 else 'lower'} than in {prev['period']}; the largest "
+                 f"change was in {driver} ({format_value('mrr', deltas[driver], signed=True)} "
+                 f"to net new MRR).")
+    return text
+
+
+def churn_story(now: pd.Series, prev: pd.Series | None = None) -> str:
+    """Customer churn, MRR churn and net revenue retention in words."""
+    text = (f"Customer churn was **{_pct(now['customer_churn_rate'])}** "
+            f"({now['churned_customers']:,} of {now['customers_start']:,} customers)")
+    if prev is not None:
+        text += f", {change_words(now['customer_churn_rate'], prev['customer_churn_rate'], rate=True)}"
+    text += (f". Gross MRR churn was {_pct(now['gross_mrr_churn_rate'])} and net MRR churn "
+             f"{_pct(now['net_mrr_churn_rate'])}")
+    if now["net_mrr_churn_rate"] < 0:
+        text += " (negative churn: expansion outgrew the losses)"
+    text += (f"; NRR {_pct(now['nrr'])}, GRR {_pct(now['grr'])}, and over twelve months NRR "
+             f"{format_value('nrr_12m', now['nrr_12m'])}.")
+    return text
+
+
+def unit_economics_story(values: dict) -> str:
+    """CAC, LTV, LTV:CAC and payback of the period in words."""
+    if pd.isna(values.get("cac")) or pd.isna(values.get("ltv")):
+        return ("LTV:CAC cannot be computed for this period: " +
+                ("no spend table." if pd.isna(values.get("sm_spend")) else
+                 "see the notes on missing values below."))
+    verdict = ("above the common 3:1 benchmark" if values["ltv_cac"] >= 3 else
+               "below the common 3:1 benchmark" if values["ltv_cac"] >= 1 else
+               "below 1: acquisition does not pay for itself")
+    return (f"A new customer cost **{format_value('cac', values['cac'])}** (blended CAC) and is "
+            f"worth **{format_value('ltv', values['ltv'])}** over its expected lifetime, an "
+            f"LTV:CAC of **{values['ltv_cac']:.1f}**, {verdict}; its margin repays the CAC in "
+            f"{format_value('cac_payback_months', values['cac_payback_months'])}.")
+
+
+def channel_story(table: pd.DataFrame, *, months: int, by: str = "channel") -> str:
+    """Which channel pays back best and worst, from :func:`kpitools.economics.unit_economics_by`."""
+    rated = table.dropna(subset=["ltv_cac"])
+    if rated.empty:
+        return f"No {by} has both a CAC and an LTV over the last {months} months."
+    best, worst = rated.iloc[0], rated.iloc[-1]
+    text = (f"Over the last {months} months, **{escape(best[by])}** has the best LTV:CAC "
+            f"({best['ltv_cac']:.1f}, payback {format_value('cac_payback_months', best['payback_months'])}, "
+            f"churn {_pct(best['churn_rate'])} a month) and **{escape(worst[by])}** the worst "
+            f"({worst['ltv_cac']:.1f}, CAC {format_value('cac', worst['cac'])}, payback "
+            f"{format_value('cac_payback_months', worst['payback_months'])}).")
+    losing = rated[rated["ltv_cac"] < 1][by]
+    if len(losing):
+        text += (" " + ", ".join(f"**{escape(c)}**" for c in losing) +
+                 (" does" if len(losing) == 1 else " do") + " not recover its acquisition cost.")
+    priced = table.dropna(subset=["cac"]).sort_values("cac")
+    if len(priced) > 1 and priced.iloc[0]["cac"] > 0:
+        high, low = priced.iloc[-1], priced.iloc[0]
+        text += (f" The highest CAC ({escape(high[by])}, {format_value('cac', high['cac'])}) is "
+                 f"{high['cac'] / low['cac']:.0f} times the lowest ({escape(low[by])}, "
+                 f"{format_value('cac', low['cac'])}).")
+    return text
+
+
+def segment_story(table: pd.DataFrame, *, by: str = "segment") -> str:
+    """Which group expands (NRR above 100 %) and which shrinks, from
+    :func:`kpitools.revenue.retention_by`."""
+    rated = table.dropna(subset=["nrr_12m"]).sort_values("nrr_12m", ascending=False)
+    if rated.empty:
+        return f"No {by} has twelve months of history yet."
+    growing = rated[rated["nrr_12m"] > 1]
+    shrinking = rated[rated["nrr_12m"] < 1]
+    parts = []
+    if len(growing):
+        parts.append(", ".join(f"**{escape(r[by])}** ({_pct(r['nrr_12m'])})" for _, r in growing.iterrows())
+                     + " expand: their accounts of a year ago pay more now than then")
+    if len(shrinking):
+        parts.append(", ".join(f"**{escape(r[by])}** ({_pct(r['nrr_12m'])})" for _, r in shrinking.iterrows())
+                     + " shrink: churn and downgrades outweigh upgrades")
+    return "Twelve-month net revenue retention by " + by + ": " + "; ".join(parts) + "."

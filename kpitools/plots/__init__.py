@@ -1,0 +1,14 @@
+"""Charts of kpitools results, in the manner of seaborn: each function takes a tidy
+result and an optional ``ax=``, draws on it and returns the Axes."""
+
+from ._base import STYLE, axes, money_axis, percent_axis, rows_over_time, use_style
+from .revenue import (
+    channel_bars,
+    cost_breakdown,
+    mrr_bridge,
+    mrr_waterfall,
+    rate_trends,
+)
+
+__all__ = ["STYLE", "use_style", "axes", "money_axis", "percent_axis", "rows_over_time",
+           "mrr_bridge", "mrr_waterfall", "rate_trends", "channel_bars", "cost_breakdown"]

@@ -1,0 +1,154 @@
+"""Charts of revenue and unit economics: the MRR bridge over time, one period's
+waterfall, rate trends, a metric by channel, and the cost breakdown."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+
+from ._base import axes, money_axis, percent_axis
+
+__all__ = ["mrr_bridge", "mrr_waterfall", "rate_trends", "channel_bars", "cost_breakdown"]
+
+GAINS = (("new_mrr", "New", "#2a9d8f"), ("reactivation_mrr", "Reactivation", "#8ab17d"),
+         ("expansion_mrr", "Expansion", "#457b9d"))
+LOSSES = (("contraction_mrr", "Contraction", "#f4a261"), ("churned_mrr", "Churned", "#e76f51"))
+
+
+def mrr_bridge(movements: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+    """MRR movements of each period as stacked bars (gains up, losses down), net new MRR
+    as a line, and MRR on a second axis.
+
+    Parameters
+    ----------
+    movements : DataFrame
+        :func:`kpitools.mrr.mrr_movements` (or :func:`kpitools.revenue.revenue_metrics`).
+    """
+    ax = axes(ax)
+    x = np.arange(len(movements))
+    bottom = np.zeros(len(movements))
+    for col, label, color in GAINS:
+        ax.bar(x, movements[col], bottom=bottom, color=color, label=label, width=0.75)
+        bottom += movements[col].to_numpy()
+    bottom = np.zeros(len(movements))
+    for col, label, color in LOSSES:
+        ax.bar(x, -movements[col], bottom=bottom, color=color, label=label, width=0.75)
+        bottom -= movements[col].to_numpy()
+    ax.plot(x, movements["net_new_mrr"], color="black", marker="o", markersize=3, lw=1.2,
+            label="Net new MRR")
+    ax.axhline(0, color="#555", lw=0.8)
+    ax.set_xticks(x, movements["period"], rotation=45, ha="right")
+    ax.set(ylabel="MRR movement", title="MRR movements by period")
+    money_axis(ax)
+    twin = ax.twinx()
+    twin.plot(x, movements["mrr"], color="#6c757d", ls="--", lw=1.2, label="MRR (right axis)")
+    twin.set_ylim(bottom=0)
+    twin.grid(False)
+    twin.set_ylabel("MRR")
+    money_axis(twin)
+    handles = ax.get_legend_handles_labels()
+    extra = twin.get_legend_handles_labels()
+    ax.legend(handles[0] + extra[0], handles[1] + extra[1], fontsize=8, ncols=4,
+              loc="upper left", bbox_to_anchor=(0, -0.25))
+    return ax
+
+
+def mrr_waterfall(row: pd.Series | Mapping[str, float], *, ax: Axes | None = None) -> Axes:
+    """One period's bridge: MRR at the start, each movement, MRR at the end.
+
+    Parameters
+    ----------
+    row : Series or mapping
+        One row of :func:`kpitools.mrr.mrr_movements`.
+    """
+    ax = axes(ax)
+    steps = [("Start", row["mrr_start"], "total")]
+    steps += [(label, row[col], "up") for col, label, _ in GAINS]
+    steps += [(label, -row[col], "down") for col, label, _ in LOSSES]
+    steps.append(("End", row["mrr"], "total"))
+    colors = {"total": "#6c757d", **{label: c for _, label, c in GAINS + LOSSES}}
+    level = 0.0
+    for i, (label, value, kind) in enumerate(steps):
+        if kind == "total":
+            ax.bar(i, value, color=colors["total"])
+            top, level = value, value
+        else:
+            base = level if value >= 0 else level + value
+            ax.bar(i, abs(value), bottom=base, color=colors[label])
+            level += value
+            top = max(level, level - value)
+        ax.annotate(f"{value:+,.0f}" if kind != "total" else f"{value:,.0f}", (i, top),
+                    ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
+    ax.set_xticks(range(len(steps)), [s[0] for s in steps])
+    low = min(row["mrr_start"], row["mrr"]) * 0.85
+    ax.set_ylim(bottom=max(low - (row["churned_mrr"] + row["contraction_mrr"]), 0))
+    ax.set(ylabel="MRR", title=f"MRR bridge, {row['period']}")
+    money_axis(ax)
+    return ax
+
+
+def rate_trends(table: pd.DataFrame, columns: Mapping[str, str] | Sequence[str], *,
+                ax: Axes | None = None, title: str = "", reference: float | None = None) -> Axes:
+    """Rates (shares) over periods, one line per column, on a percentage axis.
+
+    ``columns`` maps column names to legend labels (or lists the columns).
+    """
+    ax = axes(ax)
+    labels = dict(columns) if isinstance(columns, Mapping) else {c: c for c in columns}
+    long = table.melt(id_vars="period", value_vars=list(labels), var_name="measure")
+    long["measure"] = long["measure"].map(labels)
+    sns.lineplot(data=long, x="period", y="value", hue="measure", marker="o", markersize=4, ax=ax)
+    if reference is not None:
+        ax.axhline(reference, color="#555", lw=0.8, ls=":")
+    ax.tick_params(axis="x", rotation=45)
+    for tick in ax.get_xticklabels():
+        tick.set_horizontalalignment("right")
+    ax.set(xlabel="", ylabel="", title=title)
+    percent_axis(ax, decimals=1 if long["value"].abs().max() < 0.1 else 0)
+    ax.legend(title=None, fontsize=8)
+    return ax
+
+
+def channel_bars(table: pd.DataFrame, value: str, *, by: str = "channel", ax: Axes | None = None,
+                 title: str = "", reference: float | None = None, fmt: str = "{:,.1f}") -> Axes:
+    """One horizontal bar per group (channel or segment) for a measure, labelled with its
+    value; groups with no value are listed with 'n/a'."""
+    ax = axes(ax)
+    data = table[[by, value]].copy()
+    data["_sort"] = data[value].fillna(-np.inf)
+    data = data.sort_values("_sort")
+    y = np.arange(len(data))
+    ax.barh(y, data[value].fillna(0), color=sns.color_palette("colorblind")[0])
+    for i, v in enumerate(data[value]):
+        ax.annotate("n/a" if pd.isna(v) else fmt.format(v), (0 if pd.isna(v) else v, i),
+                    xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)
+    if reference is not None:
+        ax.axvline(reference, color="#c1121f", lw=1, ls="--")
+    ax.set_yticks(y, data[by].astype(str))
+    ax.set(title=title, xlabel="", ylabel="")
+    return ax
+
+
+def cost_breakdown(costs: pd.DataFrame, *, ax: Axes | None = None, title: str = "") -> Axes:
+    """Cost to serve by category as horizontal bars with shares.
+
+    Parameters
+    ----------
+    costs : DataFrame
+        Columns ``category``, ``amount``, ``share`` (:func:`kpitools.economics.cost_breakdown`).
+    """
+    ax = axes(ax)
+    data = costs.sort_values("amount")
+    y = np.arange(len(data))
+    ax.barh(y, data["amount"], color=sns.color_palette("colorblind")[3])
+    for i, (amount, share) in enumerate(zip(data["amount"], data["share"], strict=True)):
+        ax.annotate(f"{amount:,.0f} ({share:.0%})", (amount, i), xytext=(3, 0),
+                    textcoords="offset points", va="center", fontsize=8)
+    ax.set_yticks(y, data["category"].astype(str))
+    ax.set(title=title or "Cost to serve by category", xlabel="")
+    money_axis(ax, "x")
+    return ax
