@@ -11,9 +11,11 @@ import pytest
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+import pandas as pd
 from hypothesis import settings
 
 from kpitools.sample import generate, write
+from kpitools.validate import check_table
 
 settings.register_profile("ci", max_examples=60, deadline=None)
 settings.register_profile("dev", max_examples=30, deadline=None)
@@ -72,3 +74,24 @@ def small_dir(small_tables, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("small") / "data"
     write(small_tables, out)
     return out
+
+
+SPANS = [
+    ("A1", "A", "2024-01-10", "2024-02-15", 100),
+    ("A1", "A", "2024-02-15", None, 180),
+    ("B1", "B", "2023-12-01", "2024-02-20", 500),
+    ("B1", "B", "2024-02-20", None, 300),
+    ("C1", "C", "2023-11-05", "2024-02-10", 200),
+    ("D1", "D", "2023-10-01", "2023-12-15", 50),
+    ("D2", "D", "2024-02-03", None, 60),
+    ("E1", "E", "2024-01-31", "2025-01-31", 100),
+    ("F1", "F", "2024-02-29", None, 70),
+    ("G1", "G", "2024-02-05", "2024-02-20", 40),
+]
+
+
+@pytest.fixture
+def subs():
+    """The hand-worked subscription set described in test_mrr."""
+    frame = pd.DataFrame(SPANS, columns=["subscription_id", "account_id", "start_date", "end_date", "mrr"])
+    return check_table(frame, "subscriptions")

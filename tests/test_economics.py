@@ -20,17 +20,11 @@ from kpitools.economics import (
 )
 from kpitools.validate import check_table
 
-from .test_mrr import SPANS
-
 REVENUE = 23_590 / 29
 MARGIN = (REVENUE - 200) / REVENUE
 ARPU = 710 / 5
 
 
-@pytest.fixture
-def subs():
-    frame = pd.DataFrame(SPANS, columns=["subscription_id", "account_id", "start_date", "end_date", "mrr"])
-    return check_table(frame, "subscriptions")
 
 
 @pytest.fixture

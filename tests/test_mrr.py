@@ -25,25 +25,6 @@ from kpitools.mrr import mrr_grid, mrr_movements
 from kpitools.revenue import early_churn_rate, revenue_metrics
 from kpitools.validate import check_table
 
-SPANS = [
-    ("A1", "A", "2024-01-10", "2024-02-15", 100),
-    ("A1", "A", "2024-02-15", None, 180),
-    ("B1", "B", "2023-12-01", "2024-02-20", 500),
-    ("B1", "B", "2024-02-20", None, 300),
-    ("C1", "C", "2023-11-05", "2024-02-10", 200),
-    ("D1", "D", "2023-10-01", "2023-12-15", 50),
-    ("D2", "D", "2024-02-03", None, 60),
-    ("E1", "E", "2024-01-31", "2025-01-31", 100),
-    ("F1", "F", "2024-02-29", None, 70),
-    ("G1", "G", "2024-02-05", "2024-02-20", 40),
-]
-
-
-@pytest.fixture
-def subs():
-    frame = pd.DataFrame(SPANS, columns=["subscription_id", "account_id", "start_date", "end_date", "mrr"])
-    return check_table(frame, "subscriptions")
-
 
 def row(table, period):
     return table.set_index("period").loc[period]

@@ -17,15 +17,9 @@ from kpitools.revenue import REVENUE_KEYS, retention_by, revenue_metrics
 from kpitools.spend import cost_breakdown, spend_by_channel
 from kpitools.validate import check_table
 
-from .test_mrr import SPANS
-
 EVIL = "<script>alert(1)</script>"
 
 
-@pytest.fixture
-def subs():
-    frame = pd.DataFrame(SPANS, columns=["subscription_id", "account_id", "start_date", "end_date", "mrr"])
-    return check_table(frame, "subscriptions")
 
 
 @pytest.fixture
