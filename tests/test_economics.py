@@ -126,3 +126,14 @@ def test_by_channel(subs, accounts, spend):
     assert org["ltv"] == pytest.approx(120 * 0.5 / (1 / 3))
     assert org["new_customers"] == 1 and org["cac"] == 0  # A; no organic spend is recorded
     assert table.loc["paid_search", "cac"] == 3000 and table.loc["paid_search", "new_mrr"] == 70
+
+
+def test_unit_economics_quarter(subs, accounts, spend, costs):
+    u = unit_economics(subs, period="2024-Q1", accounts=accounts, spend=spend, costs=costs)
+    january = (22 * 100 + 100) / 31 + 700  # A from 10 Jan, E on 31 Jan, B and C all month
+    march = 710.0  # A 180 + B 300 + D 60 + E 100 + F 70, every day of March
+    assert u["revenue"] == pytest.approx(january + REVENUE + march)
+    assert u["sm_spend"] == 4500 and u["cac"] == 1500  # A, E and F are new in Q1
+    assert u["paid_cac"] == 3500 / 2  # paid_search and referral spend over E and F (A is organic)
+    assert u["churn_rate_avg"] == pytest.approx((0 + 1 / 4 + 0 / 5) / 3)
+    assert u["cost_to_serve_per_customer"] == 200 / 5
