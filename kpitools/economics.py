@@ -13,6 +13,7 @@ import pandas as pd
 
 from .mrr import epoch_ns, mrr_grid
 from .periods import Period
+from .retention import pooled_model, projected_ltv
 from .revenue import ratio, revenue_metrics
 from .spend import cost_to_serve, spend_totals
 
@@ -67,6 +68,7 @@ def unit_economics(
     spend: pd.DataFrame | None = None,
     costs: pd.DataFrame | None = None,
     churn_months: int = 3,
+    discount: float = 0.10,
 ) -> dict[str, float]:
     """The Unit-economics keys of the spec for one period.
 
@@ -93,7 +95,9 @@ def unit_economics(
         ``paid_cac`` = spend of channels other than ``none`` / new customers from those channels,
         ``ltv`` = arpu x gross_margin / churn (mean monthly customer churn over ``churn_months``),
         ``ltv_lifespan`` = revenue per average customer per month x 1 / churn,
-        ``ltv_projected`` (NaN: needs the retention model),
+        ``ltv_projected`` = arpu x margin x the discounted expected lifetime of the sBG
+        model fitted to all monthly revenue cohorts (:func:`kpitools.retention.projected_ltv`,
+        ``discount`` a year),
         ``ltv_cac`` = ltv / cac, ``cac_payback_months`` = cac / (new_mrr / new_customers x gross_margin),
         ``marketing_roi`` = (new_customers x ltv - sm_spend) / sm_spend,
         ``profit_after_sm`` = revenue - cost_to_serve - sm_spend; and the inputs used:
@@ -119,6 +123,13 @@ def unit_economics(
     per_customer_month = ratio(revenue, avg_customers * period.months)
     out["ltv"] = ratio(arpu * margin_used, churn) if churn == churn else nan
     out["ltv_lifespan"] = ratio(per_customer_month, churn) if churn == churn else nan
+    if arpu == arpu:
+        try:
+            model = pooled_model(subscriptions, through=period)
+            out["ltv_projected"] = projected_ltv(model, monthly_margin=arpu * margin_used,
+                                                 annual_discount=discount)
+        except ValueError:  # no cohort with a later period, or nobody ever churned
+            pass
     if spend is not None:
         out.update(spend_totals(spend, period=period))
         out["cac"] = ratio(out["sm_spend"], new)
@@ -176,8 +187,8 @@ def missing_notes(values: dict[str, float | None]) -> dict[str, str]:
         notes["ltv"] = notes["ltv_lifespan"] = "no paying customers to measure churn on"
     if gone("paid_cac") and "paid_cac" not in notes:
         notes["paid_cac"] = "needs accounts, and new customers from channels with spend"
-    notes["ltv_projected"] = ("needs the fitted retention curve (shifted-beta-geometric model) of "
-                              "the retention analysis")
+    notes["ltv_projected"] = ("the retention model could not be fitted: it needs cohorts with at "
+                              "least one later period and at least one churned customer")
     return {k: v for k, v in notes.items() if gone(k)}
 
 

@@ -99,3 +99,4 @@ def _costs(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
 def _unit(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
     return unit_economics(data.subscriptions, period=period, accounts=data.accounts,
                           spend=data.spend, costs=data.costs)
+

@@ -12,11 +12,12 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from .errors import PeriodError
 
-__all__ = ["Period", "PeriodKind", "period_range", "latest_complete", "resolve_period"]
+__all__ = ["Period", "PeriodKind", "period_range", "latest_complete", "resolve_period", "period_index"]
 
 PeriodKind = Literal["M", "Q", "W"]
 
@@ -251,3 +252,17 @@ def resolve_period(text: str | Period | None, data_end: pd.Timestamp | None = No
             raise PeriodError(f"period {text!r} needs the data's end date")
         return latest_complete(data_end, _NAME_KINDS[name])
     return Period.parse(text)
+
+
+def period_index(when: pd.Series | pd.Index, origin: Period) -> np.ndarray:
+    """For each timestamp, how many periods of ``origin``'s kind after ``origin`` its period
+    lies (0 for ``origin`` itself, negative before it). Vectorised.
+    """
+    idx = pd.DatetimeIndex(pd.to_datetime(when, utc=True))
+    if origin.kind == "M":
+        return np.asarray(idx.year * 12 + idx.month - (origin.year * 12 + origin.number), dtype=np.int64)
+    if origin.kind == "Q":
+        return np.asarray(idx.year * 4 + (idx.month - 1) // 3 - (origin.year * 4 + origin.number - 1),
+                          dtype=np.int64)
+    week_ns = 7 * 86_400 * 10**9
+    return np.floor_divide(idx.as_unit("ns").asi8 - origin.start.value, week_ns)

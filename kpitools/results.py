@@ -13,11 +13,12 @@ from .data import Dataset
 from .kpis import compute_kpis
 from .periods import Period
 from .quality import table_profile
+from .retention import activity_cohorts, revenue_cohorts
 from .revenue import revenue_metrics
 
 __all__ = ["TABLE_WRITERS", "register_table", "write_results"]
 
-TABLE_WRITERS: dict[str, tuple[tuple[str, ...], Callable[[Dataset, Period], pd.DataFrame]]] = {}
+TABLE_WRITERS: dict[str, tuple[tuple[str, ...], Callable[[Dataset, Period], pd.DataFrame | None]]] = {}
 
 
 def register_table(filename: str, *, needs: tuple[str, ...] = ()):
@@ -40,6 +41,19 @@ def _movements(data: Dataset, period: Period) -> pd.DataFrame:
     return revenue_metrics(data.subscriptions, periods=periods)
 
 
+@register_table("cohort_retention.csv")
+def _cohorts(data: Dataset, period: Period) -> pd.DataFrame | None:
+    """Revenue cohorts of the period's kind (weekly reports use months); activity cohorts
+    from the event log when there is no billing data."""
+    kind = period.kind if period.kind in ("M", "Q") else "M"
+    end = data.date_range[1]
+    if data.has("subscriptions"):
+        return revenue_cohorts(data.subscriptions, through=period, kind=kind, data_end=end)
+    if data.has("events"):
+        return activity_cohorts(data.events, through=period, kind=kind, data_end=end)
+    return None
+
+
 @register_table("data_quality.csv")
 def _profile(data: Dataset, period: Period) -> pd.DataFrame:
     return table_profile(data)
@@ -54,8 +68,9 @@ def write_results(data: Dataset, period: Period, out_dir: Path) -> list[Path]:
     path.write_text(json.dumps(kpis, indent=2) + "\n", encoding="utf-8")
     written.append(path)
     for filename, (needs, fn) in TABLE_WRITERS.items():
-        if data.has(*needs):
+        table = fn(data, period) if data.has(*needs) else None
+        if table is not None:
             path = out_dir / filename
-            fn(data, period).to_csv(path, index=False)
+            table.to_csv(path, index=False)
             written.append(path)
     return written

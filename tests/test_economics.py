@@ -18,6 +18,7 @@ from kpitools.economics import (
     unit_economics,
     unit_economics_by,
 )
+from kpitools.sbg import fit_sbg_cohorts
 from kpitools.validate import check_table
 
 REVENUE = 23_590 / 29
@@ -78,7 +79,10 @@ def test_unit_economics_february(subs, accounts, spend, costs):
     assert u["cac_payback_months"] == pytest.approx(4000 / (70 * MARGIN))
     assert u["marketing_roi"] == pytest.approx((1 * ARPU * MARGIN / 0.25 - 4000) / 4000)
     assert u["profit_after_sm"] == pytest.approx(REVENUE - 200 - 4000)
-    assert np.isnan(u["ltv_projected"])
+    # the pooled sBG model on the monthly cohorts' survivors, worked by hand in test_retention
+    model = fit_sbg_cohorts([[1, 1, 0, 0, 0], [1, 1, 1, 0], [1, 1, 1], [2, 2]])
+    monthly_rate = 1.10 ** (1 / 12) - 1
+    assert u["ltv_projected"] == pytest.approx(ARPU * MARGIN * model.discounted_expected_lifetime(monthly_rate))
 
 
 def test_without_costs_margin_is_one(subs, spend):
