@@ -11,7 +11,8 @@ import pandas as pd
 from .catalog import format_value
 from .display import escape
 
-__all__ = ["revenue_story", "churn_story", "unit_economics_story", "channel_story",
+__all__ = ["revenue_story", "churn_story", "unit_economics_story", "channel_story", "cohort_story",
+           "group_retention_story", "projection_story",
            "segment_story", "change_words"]
 
 
@@ -139,3 +140,50 @@ def segment_story(table: pd.DataFrame, *, by: str = "segment") -> str:
         parts.append(", ".join(f"**{escape(r[by])}** ({_pct(r['nrr_12m'])})" for _, r in shrinking.iterrows())
                      + " shrink: churn and downgrades outweigh upgrades")
     return "Twelve-month net revenue retention by " + by + ": " + "; ".join(parts) + "."
+
+
+def cohort_story(tidy: pd.DataFrame, *, age: int = 3, recent: int = 3) -> str:
+    """How the newest cohorts that have reached ``age`` periods compare with those a year
+    (or as far back as the data goes) older, at the same age."""
+    complete = ~tidy["partial"] if "partial" in tidy else True
+    at_age = tidy[(tidy["period_number"] == age) & complete].sort_values("cohort")
+    if len(at_age) < 2 * recent:
+        return f"Too few cohorts have reached {age} periods to compare new with old."
+    new = at_age.iloc[-recent:]
+    # the same cohorts a year earlier when the data reaches back that far, else the oldest
+    old = at_age.iloc[-recent - 12:-12] if len(at_age) >= recent + 12 else at_age.iloc[:recent]
+    new_rate = new["active"].sum() / new["cohort_size"].sum()
+    old_rate = old["active"].sum() / old["cohort_size"].sum()
+    verdict = ("better than" if new_rate > old_rate + 0.01 else
+               "worse than" if new_rate < old_rate - 0.01 else "about the same as")
+    return (f"The newest cohorts that have reached period {age} ({new['cohort'].iloc[0]} to "
+            f"{new['cohort'].iloc[-1]}) kept **{_pct(new_rate)}** of their members, {verdict} the "
+            f"{_pct(old_rate)} of the cohorts {old['cohort'].iloc[0]} to {old['cohort'].iloc[-1]} at "
+            f"the same age ({change_words(new_rate, old_rate, rate=True)}).")
+
+
+def group_retention_story(curves: pd.DataFrame, *, age: int, by: str = "channel") -> str:
+    """Which group retains best and worst at ``age`` periods, from
+    :func:`kpitools.retention.group_curves`."""
+    at = curves[curves["period_number"] == age].sort_values("retention", ascending=False)
+    if len(at) < 2:
+        return f"Too few {by} groups have reached {age} periods to compare."
+    best, worst = at.iloc[0], at.iloc[-1]
+    return (f"After {age} periods, **{escape(best['group'])}** customers retain best "
+            f"(**{_pct(best['retention'])}** of {int(best['cohort_size']):,}) and "
+            f"**{escape(worst['group'])}** worst ({_pct(worst['retention'])} of "
+            f"{int(worst['cohort_size']):,}).")
+
+
+def projection_story(model, *, unit: str = "month", ltv: float | None = None) -> str:
+    """What the fitted sBG model implies for lifetime."""
+    median = model.median_lifetime()
+    half = "never within the horizon" if median == float("inf") else f"after about {median:.0f} {unit}s"
+    text = (f"The retention model (shifted-beta-geometric, alpha {model.alpha:.2f}, beta "
+            f"{model.beta:.2f}) expects a new customer to churn in its first {unit} with probability "
+            f"{_pct(model.mean_churn_rate)}, and those who stay to become steadily more loyal: "
+            f"retention rises from {_pct(model.retention(1)[0])} in the first {unit} to "
+            f"{_pct(model.retention(24)[-1])} by the 24th. Half of a cohort is gone {half}.")
+    if ltv is not None and ltv == ltv:
+        text += f" Discounted at 10 % a year, that lifetime is worth **{format_value('ltv', ltv)}** per customer."
+    return text

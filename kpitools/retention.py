@@ -22,7 +22,7 @@ from .sbg import SBG, fit_sbg, fit_sbg_cohorts
 
 __all__ = ["revenue_cohorts", "signup_cohorts", "activity_cohorts", "retention_triangle",
            "survivor_counts", "fit_cohorts", "projected_ltv", "pooled_model", "group_curves", "churn_mix",
-           "fit_sbg", "SBG"]
+           "choose_basis", "cohorts_for", "fit_sbg", "SBG"]
 
 TIDY = ["cohort", "period_number", "period", "cohort_size", "active", "retention", "surviving",
         "survival", "partial"]
@@ -271,10 +271,11 @@ def _fit_row(fitter, data) -> dict:
         model = fitter(data)
     except ValueError as exc:
         return {"note": str(exc)}
-    note = ("churn looks alike for every customer (a geometric curve): alpha and beta are not "
-            "identified, only their ratio" if model.homogeneous else "")
+    if model.homogeneous:  # alpha and beta ran off together: only their ratio is identified
+        return {"churn_first_period": model.mean_churn_rate, "median_lifetime": model.median_lifetime(),
+                "note": "geometric: churn alike for every customer"}
     return {"alpha": model.alpha, "beta": model.beta, "churn_first_period": model.mean_churn_rate,
-            "median_lifetime": model.median_lifetime(), "note": note}
+            "median_lifetime": model.median_lifetime(), "note": ""}
 
 
 def projected_ltv(model: SBG, *, monthly_margin: float, annual_discount: float = 0.10,
@@ -296,16 +297,20 @@ def pooled_model(subscriptions: pd.DataFrame, *, through: Period | str) -> SBG:
     return fit_sbg_cohorts([n for n in survivor_counts(tidy).values() if len(n) >= 2])
 
 
-def group_curves(tidy: pd.DataFrame, value: str = "retention") -> pd.DataFrame:
+def group_curves(tidy: pd.DataFrame, *, min_size: int = 20) -> pd.DataFrame:
     """Retention by period number per group (or for all cohorts), pooling cohorts: the
     sum of active members over the sum of cohort sizes among cohorts observed at k.
 
+    Ages observed on fewer than ``min_size`` members (the oldest cohorts' tails) are
+    left out: a share of five accounts is noise.
+
     Returns ``group`` (when present), ``period_number``, ``cohort_size``, ``active``,
-    ``retention`` (and ``survival``).
+    ``surviving``, ``retention`` and ``survival``.
     """
     keys = (["group"] if "group" in tidy else []) + ["period_number"]
     frame = tidy[~tidy["partial"]] if "partial" in tidy else tidy
     out = frame.groupby(keys, as_index=False)[["cohort_size", "active", "surviving"]].sum()
+    out = out[out["cohort_size"] >= min_size].reset_index(drop=True)
     out["retention"] = out["active"] / out["cohort_size"]
     out["survival"] = out["surviving"] / out["cohort_size"]
     return out
@@ -344,3 +349,37 @@ def churn_mix(subscriptions: pd.DataFrame, accounts: pd.DataFrame, *, period: Pe
     out["index"] = out["share_of_churned"] / out["share_of_customers"].where(out["share_of_customers"] > 0)
     cols = [by, "churned", "share_of_churned", "customers_at_start", "share_of_customers", "index"]
     return out[cols].sort_values("churned", ascending=False, ignore_index=True)
+
+
+BASES = ("revenue", "signup", "activity")
+
+
+def choose_basis(data, basis: str = "auto") -> str:
+    """The cohort basis the data allows: ``revenue`` (subscriptions), ``signup`` (accounts
+    and subscriptions) or ``activity`` (events alone). ``auto`` takes the first possible
+    of revenue and activity."""
+    needs = {"revenue": ("subscriptions",), "signup": ("accounts", "subscriptions"),
+             "activity": ("events",)}
+    if basis == "auto":
+        for candidate in ("revenue", "activity"):
+            if data.has(*needs[candidate]):
+                return candidate
+        raise ValueError("cohorts need subscriptions (revenue cohorts) or events (activity cohorts)")
+    if basis not in needs:
+        raise ValueError(f"cohort basis must be auto, {', '.join(BASES)}; got {basis!r}")
+    data.require(*needs[basis])
+    return basis
+
+
+def cohorts_for(data, *, basis: str, through: Period | str, kind: str = "M", mode: str = "on",
+                by: str | None = None, event: str | None = None) -> pd.DataFrame:
+    """The cohort table of a :class:`~kpitools.data.Dataset` on a basis (see :func:`choose_basis`)."""
+    end = data.date_range[1]
+    if basis == "revenue":
+        return revenue_cohorts(data.subscriptions, through=through, kind=kind, mode=mode,
+                               accounts=data.accounts, by=by, data_end=end)
+    if basis == "signup":
+        return signup_cohorts(data.accounts, data.subscriptions, through=through, kind=kind, mode=mode,
+                              by=by, data_end=end)
+    return activity_cohorts(data.events, through=through, kind=kind, mode=mode, event=event, by=by,
+                            data_end=end)

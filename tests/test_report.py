@@ -165,3 +165,18 @@ def test_notebook_without_its_tables_is_skipped(small_tables, tmp_path):
     assert [r.skipped for r in summary.results] == ["needs subscriptions + accounts"]
     assert not (out / "2025-06" / "unit_economics.html").exists()
     assert "not rendered: needs subscriptions + accounts" in (out / "index.html").read_text()
+
+
+def test_retention_on_an_events_only_directory(small_tables, tmp_path):
+    events = small_tables["events"][["user_id", "timestamp", "event"]]  # a shop's bare event log
+    write({"events": events}, tmp_path / "data")
+    out = tmp_path / "reports"
+    summary = render_reports(tmp_path / "data", [PERIOD], out=out, progress=False,
+                             notebooks=[NOTEBOOKS / "retention_cohort.ipynb"])
+    assert not summary.failed, summary.failed[0].error if summary.failed else ""
+    html = (out / "2025-06" / "retention_cohort.html").read_text()
+    assert "<strong>Activity</strong> cohorts by month" in html
+    assert "Revenue retention needs subscriptions" in html
+    cohorts = pd.read_csv(out / "2025-06" / "cohort_retention.csv")
+    assert {"cohort", "period_number", "cohort_size", "active", "retention"} <= set(cohorts.columns)
+    assert (cohorts.loc[cohorts["period_number"] == 0, "retention"] == 1).all()

@@ -84,7 +84,8 @@ def test_breakdown_by_channel(subs):
     t = revenue_cohorts(subs, through="2024-03", accounts=accounts, by="channel")
     jan = t[(t["cohort"] == "2024-01")]
     assert set(jan["group"]) == {"x", "y"}  # A from x, E from y
-    curves = group_curves(t).set_index(["group", "period_number"])
+    curves = group_curves(t, min_size=1).set_index(["group", "period_number"])
+    assert group_curves(t).empty  # by default ages seen on fewer than 20 members are left out
     # channel y: B (Dec cohort) and E (Jan cohort), both still paying: retention 1 throughout
     assert curves.loc[("y", 0), "retention"] == 1 and curves.loc[("y", 2), "retention"] == 1
     # channel x at k = 0: D, C, A, F + G -> sizes 1 + 1 + 1 + 2 = 5, active 4
@@ -148,7 +149,10 @@ def test_fit_cohorts_pools(subs):
     pooled = table.iloc[-1]
     assert pooled["cohort"] == "all (pooled)" and pooled["size"] == 1 + 1 + 1 + 2 + 1
     expected = fit_sbg_cohorts([[1, 1, 0, 0, 0], [1, 1, 1, 0], [1, 1, 1], [2, 2]])
-    assert pooled["alpha"] == pytest.approx(expected.alpha)
+    assert pooled["churn_first_period"] == pytest.approx(expected.mean_churn_rate)
+    # six accounts cannot tell heterogeneous churn from a constant rate: alpha and beta run off
+    assert expected.homogeneous and np.isnan(pooled["alpha"])
+    assert pooled["note"] == "geometric: churn alike for every customer"
     assert table.set_index("cohort").loc["2024-02", "note"] == "too small or too young to fit"
 
 
@@ -204,3 +208,28 @@ def test_revenue_retention_invariants(rows):
     assert (t["revenue_retention"].dropna() >= 0).all()
     for _, g in t.groupby("cohort"):
         assert (np.diff(g.sort_values("period_number")["surviving"]) <= 0).all()
+
+
+def test_heatmap_annotates_cells_and_hatches_partial(subs):
+    from kpitools import plots
+
+    t = revenue_cohorts(subs, through="2024-03", data_end=pd.Timestamp("2024-03-15", tz="UTC"))
+    ax = plots.retention_heatmap(t)
+    texts = [x.get_text() for x in ax.texts]
+    assert texts[:6] == ["100%", "100%", "0%", "0%", "100%", "100%"]  # the 2023-10 row (D)
+    assert len(texts) == 6 + 5 + 4 + 3 + 2  # only observable cells are annotated
+    hatched = [p for p in ax.patches if p.get_hatch()]
+    assert len(hatched) == 5  # one March cell per cohort
+
+
+def test_projection_chart(subs):
+    from kpitools import plots
+
+    model = fit_sbg([1000, 631, 468, 382, 326, 289, 262, 241])
+    observed = pd.DataFrame({"period_number": range(8),
+                             "survival": np.array([1000, 631, 468, 382, 326, 289, 262, 241]) / 1000})
+    ax = plots.projection(observed, model, horizon=12)
+    line = ax.get_lines()[0]
+    assert list(line.get_xdata()) == list(range(13))
+    assert np.allclose(line.get_ydata(), model.survival(12))
+    assert np.allclose(ax.collections[-1].get_offsets()[:, 1], observed["survival"])

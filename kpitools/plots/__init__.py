@@ -2,6 +2,7 @@
 result and an optional ``ax=``, draws on it and returns the Axes."""
 
 from ._base import STYLE, axes, money_axis, percent_axis, rows_over_time, use_style
+from .retention import projection, retention_curves, retention_heatmap
 from .revenue import (
     channel_bars,
     cost_breakdown,
@@ -11,4 +12,5 @@ from .revenue import (
 )
 
 __all__ = ["STYLE", "use_style", "axes", "money_axis", "percent_axis", "rows_over_time",
-           "mrr_bridge", "mrr_waterfall", "rate_trends", "channel_bars", "cost_breakdown"]
+           "mrr_bridge", "mrr_waterfall", "rate_trends", "channel_bars", "cost_breakdown",
+           "retention_heatmap", "retention_curves", "projection"]
