@@ -16,6 +16,7 @@ import numpy as np
 
 from .data import Dataset
 from .economics import UNIT_KEYS, unit_economics
+from .funnel import FUNNEL_KEYS, funnel_kpis
 from .periods import Period
 from .revenue import REVENUE_KEYS, early_churn_rate, revenue_metrics
 from .spend import cost_to_serve, spend_totals
@@ -72,7 +73,8 @@ def compute_kpis(data: Dataset, period: Period | str) -> KpiValues:
             continue
         values = family.compute(data, period, out)
         for key in family.keys:
-            out[key] = _clean(values.get(key))
+            if key in values:
+                out[key] = _clean(values[key])
     return out
 
 
@@ -100,3 +102,11 @@ def _unit(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
     return unit_economics(data.subscriptions, period=period, accounts=data.accounts,
                           spend=data.spend, costs=data.costs)
 
+
+
+@register("funnel", needs=(), keys=FUNNEL_KEYS)
+def _funnel(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
+    if not (data.has("leads") or data.has("events") or data.has("opportunities")):
+        return {}
+    return funnel_kpis(period=period, leads=data.leads, events=data.events,
+                       opportunities=data.opportunities, subscriptions=data.subscriptions)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from .data import Dataset
+from .funnel import cohort_conversion, period_flow
 from .kpis import compute_kpis
 from .periods import Period
 from .quality import table_profile
@@ -52,6 +53,23 @@ def _cohorts(data: Dataset, period: Period) -> pd.DataFrame | None:
     if data.has("events"):
         return activity_cohorts(data.events, through=period, kind=kind, data_end=end)
     return None
+
+
+@register_table("funnel.csv", needs=("leads",))
+def _funnel(data: Dataset, period: Period) -> pd.DataFrame:
+    """Both views of the marketing funnel, overall and by channel, in one tidy table."""
+    frames = []
+    for view, by in (("period_flow", None), ("period_flow", "channel"), ("cohort_conversion", None),
+                     ("cohort_conversion", "channel")):
+        if view == "period_flow":
+            table = period_flow(data.leads, period=period, events=data.events, by=by)
+        else:
+            table = cohort_conversion(data.leads, period=period, by=by, data_end=data.date_range[1])
+        if by is None:
+            table.insert(0, "channel", "all")
+        table.insert(0, "view", view)
+        frames.append(table)
+    return pd.concat(frames, ignore_index=True)
 
 
 @register_table("data_quality.csv")
