@@ -109,6 +109,38 @@ CATALOG: dict[str, Kpi] = {k.key: k for k in [
        "(new customers x LTV - S&M spend) / S&M spend."),
     _k("profit_after_sm", "Profit after S&M", "money", True,
        "Revenue - cost to serve - S&M spend in the period."),
+    _k("visitors", "Unique visitors", "count", True,
+       "Distinct users with a `page_view` event in the period."),
+    _k("contacts", "Contacts", "count", True, "Leads whose `created_at` falls in the period."),
+    _k("leads", "Leads", "count", True, "Leads whose `lead_at` falls in the period."),
+    _k("mqls", "MQLs", "count", True, "Leads whose `mql_at` falls in the period."),
+    _k("sals", "SALs", "count", True, "Leads whose `sal_at` falls in the period."),
+    _k("sqls", "SQLs", "count", True, "Leads whose `sql_at` falls in the period."),
+    _k("customers_won", "Customers won", "count", True, "Leads whose `won_at` falls in the period."),
+    _k("visitor_to_lead_rate", "Visitor to lead", "rate", True,
+       "Leads / unique visitors, both counted in the period (period flow)."),
+    _k("lead_to_sql_rate", "Lead to SQL", "rate", True,
+       "Cohort conversion: of the contacts created in the period that became leads within 90 days "
+       "of becoming a contact, the share that also became SQLs within those 90 days. A stage counts "
+       "as reached when it or a later one was (CRMs skip stages)."),
+    _k("lead_to_customer_rate", "Lead to customer", "rate", True,
+       "Cohort conversion: the share of those leads won as customers within the 90 days."),
+    _k("mql_to_sql_rate", "MQL to SQL", "rate", True,
+       "Cohort conversion: of the period's contacts that became MQLs within 90 days, the share that "
+       "became SQLs within them."),
+    _k("visitor_to_trial_rate", "Visitor to trial", "rate", True,
+       "Users with a `trial_started` event in the period / unique visitors."),
+    _k("trial_to_pql_rate", "Trial to PQL", "rate", True,
+       "Of the period's trial users, the share with an `activated` event within 90 days of starting."),
+    _k("trial_to_paid_rate", "Trial to paid", "rate", True,
+       "Of the period's trial users, the share whose account's first paid day falls within 90 days "
+       "(without subscriptions: a `purchase` event)."),
+    _k("pipeline_volume", "Open pipeline", "count", True,
+       "Opportunities created before the period's end and not closed by then."),
+    _k("weighted_pipeline", "Weighted pipeline", "money", True,
+       "Sum of amount x probability of those open opportunities. Probabilities are as recorded now: "
+       "an opportunity closed since carries its outcome (1 won, 0 lost), so past values are the "
+       "pipeline as it turned out."),
 ]}
 
 

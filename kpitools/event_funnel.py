@@ -17,7 +17,7 @@ import pandas as pd
 from .periods import Period
 from .revenue import ratio
 
-__all__ = ["funnel_paths", "event_funnel", "time_to_convert"]
+__all__ = ["funnel_paths", "event_funnel", "time_to_convert", "window_complete"]
 
 
 def funnel_paths(events: pd.DataFrame, steps: Sequence[str], *, period: Period | str,
@@ -52,21 +52,23 @@ def funnel_paths(events: pd.DataFrame, steps: Sequence[str], *, period: Period |
     ev = events.loc[events["event"].isin(list(steps)), columns]
     first = ev[(ev["event"] == steps[0]) & (ev["timestamp"] >= period.start) & (ev["timestamp"] < period.end)]
     first = first.sort_values("timestamp", kind="stable").drop_duplicates("user_id")
-    paths = pd.DataFrame({"user_id": first["user_id"].to_numpy(), "step_1": first["timestamp"].to_numpy()})
+    paths = pd.DataFrame({"user_id": first["user_id"].astype("str").reset_index(drop=True),
+                          "step_1": first["timestamp"].dt.as_unit("ns").reset_index(drop=True)})
     if by:
         paths["group"] = first[by].fillna("(none)").astype(str).to_numpy()
-    paths["step_1"] = pd.to_datetime(paths["step_1"], utc=True).dt.as_unit("ns")
     deadline = paths["step_1"] + window
     current = paths[["user_id", "step_1"]].rename(columns={"step_1": "previous"})
     current["deadline"] = deadline
     for n, step in enumerate(steps[1:], start=2):
         right = ev.loc[ev["event"] == step, ["user_id", "timestamp"]]
-        right = right.assign(timestamp=right["timestamp"].dt.as_unit("ns")).sort_values("timestamp")
+        right = right.assign(user_id=right["user_id"].astype("str"),
+                             timestamp=right["timestamp"].dt.as_unit("ns")).sort_values("timestamp")
         left = current.dropna(subset=["previous"]).sort_values("previous")
         matched = pd.merge_asof(left, right, left_on="previous", right_on="timestamp", by="user_id",
                                 direction="forward", allow_exact_matches=False)
         matched = matched[matched["timestamp"] <= matched["deadline"]]
-        paths[f"step_{n}"] = paths["user_id"].map(matched.set_index("user_id")["timestamp"])
+        reached = matched.set_index("user_id")["timestamp"]
+        paths[f"step_{n}"] = pd.Series(reached.reindex(paths["user_id"]).to_numpy(), dtype="datetime64[ns, UTC]")
         current = matched[["user_id", "timestamp", "deadline"]].rename(columns={"timestamp": "previous"})
     return paths
 
@@ -114,3 +116,9 @@ def time_to_convert(paths: pd.DataFrame, *, unit: str = "h") -> pd.Series:
     last = max((c for c in paths.columns if c.startswith("step_")), key=lambda c: int(c[5:]))
     done = paths[paths[last].notna()]
     return ((done[last] - done["step_1"]) / pd.Timedelta(1, unit=unit)).rename(f"time_to_convert_{unit}")
+
+
+def window_complete(period: Period | str, window: str | pd.Timedelta, data_end: pd.Timestamp) -> bool:
+    """Whether every user entering in the period has had its whole window by the data's end
+    (otherwise the latest entrants' conversions are still to come)."""
+    return bool(Period.parse(period).end + pd.Timedelta(window) <= data_end)

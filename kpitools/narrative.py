@@ -12,7 +12,8 @@ from .catalog import format_value
 from .display import escape
 
 __all__ = ["revenue_story", "churn_story", "unit_economics_story", "channel_story", "cohort_story",
-           "group_retention_story", "projection_story",
+           "group_retention_story", "projection_story", "funnel_story", "channel_move_story",
+           "divergence_story",
            "segment_story", "change_words"]
 
 
@@ -187,3 +188,46 @@ def projection_story(model, *, unit: str = "month", ltv: float | None = None) ->
     if ltv is not None and ltv == ltv:
         text += f" Discounted at 10 % a year, that lifetime is worth **{format_value('ltv', ltv)}** per customer."
     return text
+
+
+def funnel_story(flow: pd.DataFrame, *, view: str = "period flow") -> str:
+    """The step that loses the largest share of the previous step."""
+    steps = flow.dropna(subset=["rate_from_previous"])
+    if steps.empty:
+        return "The funnel is empty for this period."
+    worst = steps.loc[steps["rate_from_previous"].idxmin()]
+    position = flow.index.get_loc(worst.name)
+    before = flow.iloc[position - 1]["stage"]
+    return (f"In the {view}, the largest drop-off is from **{escape(before)}** to "
+            f"**{escape(worst['stage'])}**: only {_pct(worst['rate_from_previous'])} move on "
+            f"({int(worst['count']):,} of {int(flow.iloc[position - 1]['count']):,}).")
+
+
+def channel_move_story(table: pd.DataFrame, rate: str = "visitor_to_lead_rate", *,
+                       label: str = "visitor-to-lead conversion") -> str:
+    """The channel whose conversion moved most against the previous period, in points."""
+    moved = table.dropna(subset=[f"{rate}_change_pts"])
+    if moved.empty:
+        return f"No channel has {label} in both periods."
+    row = moved.loc[moved[f"{rate}_change_pts"].abs().idxmax()]
+    return (f"**{escape(row['channel'])}** moved most: its {label} went from "
+            f"{_pct(row[f'{rate}_prev'])} to {_pct(row[rate])} "
+            f"({row[f'{rate}_change_pts']:+.1f} points).")
+
+
+def divergence_story(now: dict, prev: dict, *, traffic: str = "visitors",
+                     rate: str = "visitor_to_lead_rate") -> str:
+    """Warn when traffic rises while conversion falls (or the reverse)."""
+    if any(pd.isna(x) for x in (now.get(traffic), prev.get(traffic), now.get(rate), prev.get(rate))) \
+            or not prev.get(traffic):
+        return ""
+    traffic_change = now[traffic] / prev[traffic] - 1
+    points = (now[rate] - prev[rate]) * 100
+    if traffic_change > 0.02 and points < -0.05:
+        return (f"**Traffic rose while conversion fell**: unique visitors up {traffic_change:.1%}, "
+                f"visitor-to-lead conversion down {abs(points):.1f} points. More visits are not "
+                "turning into more leads: check the quality of the new traffic before celebrating it.")
+    if traffic_change < -0.02 and points > 0.05:
+        return (f"Traffic fell {abs(traffic_change):.1%} while visitor-to-lead conversion rose "
+                f"{points:.1f} points: fewer, better visitors.")
+    return ""
