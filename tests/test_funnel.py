@@ -217,7 +217,7 @@ def test_funnel_bars_chart(leads, events):
     ax = plots.funnel_bars(conv)
     assert [p.get_width() for p in ax.patches] == [4, 3, 3, 2, 2, 1]
     assert ax.texts[1].get_text() == "3  (75.0% of previous, 75.0% of first)"
-    assert [t.get_text() for t in ax.get_yticklabels()][::-1] == list(conv["stage"])
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(conv["stage"])
     wide = pd.DataFrame({"stage": ["visitors", "leads"], "count": [10_000, 20],
                          "rate_from_previous": [np.nan, 0.002], "rate_from_start": [np.nan, 0.002]})
     ax = plots.funnel_bars(wide)
@@ -232,5 +232,5 @@ def test_pipeline_chart():
                          "weighted_pipeline": [500.0, 900.0]})
     ax = plots.pipeline_trend(pipe)
     assert [p.get_height() for p in ax.patches] == [2, 3]
-    twin = [a for a in ax.figure.axes if a is not ax][0]
+    twin = next(a for a in ax.figure.axes if a is not ax)
     assert list(twin.get_lines()[0].get_ydata()) == [500.0, 900.0]
