@@ -34,7 +34,8 @@ def test_parameters(path):
     assert len(tagged) == 1
     # literal assignments only: a derived value would keep its default after injection
     for node in ast.parse(tagged[0].source).body:
-        assert isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant), ast.dump(node)
+        assert isinstance(node, ast.Assign), ast.dump(node)
+        ast.literal_eval(node.value)  # raises unless the value is a literal (str, number, list, dict)
     params = pm.inspect_notebook(str(path))
     assert {"period", "data_dir"} <= set(params)
     assert params["data_dir"]["default"] == '"../data/sample"'
