@@ -141,6 +141,49 @@ CATALOG: dict[str, Kpi] = {k.key: k for k in [
        "Sum of amount x probability of those open opportunities. Probabilities are as recorded now: "
        "an opportunity closed since carries its outcome (1 won, 0 lost), so past values are the "
        "pipeline as it turned out."),
+    _k("dau_avg", "DAU (average)", "count", True,
+       "Mean over the period's days of the distinct users with at least one event that day (UTC). "
+       "The seeds' shortcut (a year's daily users summed and divided by the days) is this average."),
+    _k("wau_avg", "WAU (average)", "count", True,
+       "Mean over the ISO weeks whose Thursday falls in the period of the distinct users active in "
+       "the week."),
+    _k("mau", "MAU", "count", True,
+       "Distinct users with an event in the period (a month); for a quarter, the mean of its three "
+       "months. The seeds' 'yearly sum of monthly users / 12' is the same mean over a year."),
+    _k("stickiness", "Stickiness", "rate", True, "DAU (average) / MAU."),
+    _k("new_users", "New users", "count", True, "Users whose first event ever falls in the period."),
+    _k("product_adoption_rate", "Product adoption", "rate", True,
+       "The seeds' adoption rate: new users / MAU (above 100 % is possible for a quarter, whose MAU "
+       "is a monthly mean)."),
+    _k("activation_rate", "Activation", "rate", True,
+       "Share of the users with a `signup` in the period that reach `activated` within 14 days."),
+    _k("time_to_value_days", "Time to value", "number", False,
+       "Median days from `signup` to the first `activated`, over the period's signups that activated."),
+    _k("onboarding_view_rate", "Onboarding viewed", "rate", True,
+       "Share of the period's signups with an `onboarding_viewed` event after signing up."),
+    _k("onboarding_completion_rate", "Onboarding completed", "rate", True,
+       "Of those, the share with `onboarding_completed`."),
+    _k("sessions", "Sessions", "count", True,
+       "Sessions starting in the period, cut from each user's events at 30 minutes of inactivity."),
+    _k("pages_per_session", "Pages per session", "ratio", True, "`page_view` events / sessions."),
+    _k("clicks_per_session", "Clicks per session", "ratio", True, "`click` events / sessions."),
+    _k("actions_per_session", "Actions per session", "ratio", True, "All events / sessions."),
+    _k("avg_session_duration_s", "Session duration (s)", "number", True,
+       "Mean of last event - first event over the sessions (a single-event session lasts 0 s)."),
+    _k("bounce_rate", "Bounce rate", "rate", False,
+       "Share of sessions made of exactly one event, a `page_view`."),
+    _k("unique_visitors", "Unique visitors", "count", True, "Distinct users with a `page_view` in the period."),
+    _k("time_on_site_s", "Time on site (s)", "number", True,
+       "Mean duration of the sessions with at least one `page_view`."),
+    _k("nps", "NPS", "number", True,
+       "On the responses in the period: % of scores 9-10 minus % of scores 0-6 (-100 to 100)."),
+    _k("promoters", "Promoters", "count", True, "Responses scoring 9 or 10."),
+    _k("passives", "Passives", "count", None, "Responses scoring 7 or 8."),
+    _k("detractors", "Detractors", "count", False, "Responses scoring 0 to 6."),
+    _k("webinar_attendees", "Webinar attendees", "count", True,
+       "Users with a `webinar_attended` event plus channel_metrics `webinar_attendees`, in the period."),
+    _k("social_engagements", "Social engagements", "count", True,
+       "Sum of channel_metrics `engagements` in the period."),
 ]}
 
 
@@ -159,6 +202,8 @@ def format_value(key: str, value: float | None, *, signed: bool = False) -> str:
         return f"{value:{sign}.1%}"
     if unit == "count":
         return f"{value:{sign},.0f}"
+    if unit == "number":
+        return f"{value:{sign},.1f}"
     if unit in ("ratio", "months"):
         return f"{value:{sign},.1f}" + (" mo" if unit == "months" else "")
     return f"{value:{sign},.0f}"

@@ -14,11 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .activation import ACTIVATION_KEYS, activation
 from .data import Dataset
 from .economics import UNIT_KEYS, unit_economics
+from .engagement import ENGAGEMENT_KEYS, active_users, feature_adoption
 from .funnel import FUNNEL_KEYS, funnel_kpis
+from .nps import nps_score, outside_indicators
 from .periods import Period
 from .revenue import REVENUE_KEYS, early_churn_rate, revenue_metrics
+from .sessions import SESSION_KEYS, session_metrics
 from .spend import cost_to_serve, spend_totals
 
 __all__ = ["KpiFamily", "FAMILIES", "register", "compute_kpis"]
@@ -72,7 +76,7 @@ def compute_kpis(data: Dataset, period: Period | str) -> KpiValues:
         if not data.has(*family.needs):
             continue
         values = family.compute(data, period, out)
-        for key in family.keys:
+        for key in family.keys or tuple(values):
             if key in values:
                 out[key] = _clean(values[key])
     return out
@@ -110,3 +114,27 @@ def _funnel(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
         return {}
     return funnel_kpis(period=period, leads=data.leads, events=data.events,
                        opportunities=data.opportunities, subscriptions=data.subscriptions)
+
+
+@register("engagement", needs=("events",), keys=(*ENGAGEMENT_KEYS, *SESSION_KEYS, *ACTIVATION_KEYS))
+def _engagement(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
+    values = active_users(data.events, period=period)
+    values.update(session_metrics(data.events, period=period).to_dict("records")[0])
+    values.update(activation(data.events, period=period))
+    return values
+
+
+@register("feature_adoption", needs=("events",), keys=())
+def _features(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
+    table = feature_adoption(data.events, periods=[period])
+    return {f"feature_adoption_rate.{f}": v for f, v in zip(table["feature"], table["adoption"], strict=True)}
+
+
+@register("nps", needs=("nps",), keys=("nps", "promoters", "passives", "detractors"))
+def _nps(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
+    return nps_score(data.nps, period=period)
+
+
+@register("outside_indicators", needs=(), keys=("webinar_attendees", "social_engagements"))
+def _outside(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
+    return outside_indicators(period=period, events=data.events, channel_metrics=data.channel_metrics)
