@@ -46,7 +46,7 @@ def signups(events: pd.DataFrame, *, period: Period | str, days: int = 14) -> pd
     for name, column in (("activated", "activated_at"), ("onboarding_viewed", "viewed_at"),
                          ("onboarding_completed", "completed_at")):
         hits = later[later["event"] == name][["user_id", "timestamp"]]
-        hits = hits[hits["timestamp"] >= hits["user_id"].map(start)]
+        hits = hits[hits["timestamp"].to_numpy() >= start.reindex(hits["user_id"]).to_numpy()]
         first = hits.groupby("user_id")["timestamp"].min()
         out[column] = pd.Series(first.reindex(out["user_id"]).to_numpy(), dtype="datetime64[ns, UTC]")
     out["days_to_value"] = (out["activated_at"] - out["signup_at"]) / _DAY

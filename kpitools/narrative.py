@@ -13,7 +13,7 @@ from .display import escape
 
 __all__ = ["revenue_story", "churn_story", "unit_economics_story", "channel_story", "cohort_story",
            "group_retention_story", "projection_story", "funnel_story", "channel_move_story",
-           "divergence_story",
+           "divergence_story", "engagement_story", "feature_story",
            "segment_story", "change_words"]
 
 
@@ -231,3 +231,41 @@ def divergence_story(now: dict, prev: dict, *, traffic: str = "visitors",
         return (f"Traffic fell {abs(traffic_change):.1%} while visitor-to-lead conversion rose "
                 f"{points:.1f} points: fewer, better visitors.")
     return ""
+
+
+def engagement_story(now: dict, prev: dict, life: pd.DataFrame) -> str:
+    """Whether engagement grows with the user base or only with signups."""
+    if not prev or pd.isna(prev.get("mau")) or not prev.get("mau"):
+        return "No earlier period to compare engagement with."
+    mau = change_words(now["mau"], prev["mau"])
+    stick = change_words(now["stickiness"], prev["stickiness"], rate=True)
+    last = life.iloc[-1]
+    share_new = last["new"] / last["active"] if last["active"] else float("nan")
+    text = (f"MAU was **{now['mau']:,.0f}** ({mau}) and stickiness (DAU/MAU) **{_pct(now['stickiness'])}** "
+            f"({stick}). New users make up {_pct(share_new)} of this period's active users; "
+            f"{abs(int(last['dormant'])):,} users of the previous period went dormant.")
+    if now["mau"] > prev["mau"] and now["stickiness"] < prev["stickiness"]:
+        text += (" **Engagement is growing with signups, not with use**: more users, each coming back "
+                 "less often.")
+    elif now["mau"] > prev["mau"]:
+        text += " The user base grows and its members come back at least as often."
+    return text
+
+
+def feature_story(table: pd.DataFrame, previous: pd.DataFrame | None = None) -> str:
+    """Which features carry engagement, and which is rising fastest."""
+    if table.empty:
+        return "No feature use was recorded in the period."
+    ranked = table.sort_values("adoption", ascending=False)
+    top = ", ".join(f"**{escape(r.feature)}** ({_pct(r.adoption)})" for r in ranked.head(3).itertuples())
+    text = f"The most used features are {top} of monthly active users."
+    if previous is not None and not previous.empty:
+        merged = ranked.merge(previous[["feature", "adoption"]], on="feature", suffixes=("", "_prev"))
+        merged["change"] = merged["adoption"] - merged["adoption_prev"]
+        if len(merged) and merged["change"].max() >= 0.0005:
+            riser = merged.loc[merged["change"].idxmax()]
+            text += (f" **{escape(riser['feature'])}** rose most, "
+                     f"{change_words(riser['adoption'], riser['adoption_prev'], rate=True)}.")
+        elif len(merged):
+            text += " No feature's adoption rose on the previous period."
+    return text

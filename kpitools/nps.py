@@ -7,7 +7,7 @@ import pandas as pd
 
 from .periods import Period
 
-__all__ = ["nps_score", "nps_by", "outside_indicators", "NPS_KEYS"]
+__all__ = ["nps_score", "nps_by", "nps_history", "outside_indicators", "NPS_KEYS"]
 
 NPS_KEYS = ("nps", "promoters", "passives", "detractors", "webinar_attendees", "social_engagements")
 
@@ -59,3 +59,9 @@ def outside_indicators(*, period: Period | str, events: pd.DataFrame | None = No
     return out
 
 
+
+
+def nps_history(nps: pd.DataFrame, *, periods: list[Period | str]) -> pd.DataFrame:
+    """:func:`nps_score` per period: ``period``, ``responses``, ``promoters``, ``passives``,
+    ``detractors``, ``nps``."""
+    return pd.DataFrame([{"period": str(Period.parse(p)), **nps_score(nps, period=p)} for p in periods])

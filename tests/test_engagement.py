@@ -1,0 +1,162 @@
+"""Engagement on a hand-worked event log (period: January 2024).
+
+  a  session across midnight: page 31 Dec 23:50, click 1 Jan 00:10, page 00:30 (one session,
+     started in December: it belongs to December); then a lone page view 3 Jan 10:00 (a bounce)
+  b  3 Jan 09:00 page, 09:20 click, 10:05 feature_used (gap 45 min: two sessions)
+  c  active before the period only (20 Dec)
+  d  signs up 10 Jan, views onboarding, steps 1 and 2, activated 15 Jan; login 20 Jan
+  e  signs up 12 Jan, nothing else
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kpitools.activation import activation, onboarding_steps, signups
+from kpitools.engagement import active_series, active_users, feature_adoption, lifecycle
+from kpitools.nps import nps_by, nps_score, outside_indicators
+from kpitools.sessions import session_metrics, sessionize
+from kpitools.validate import check_table
+
+ROWS = [
+    ("a", "2023-12-31T23:50:00Z", "page_view", None, "organic"),
+    ("a", "2024-01-01T00:10:00Z", "click", None, "organic"),
+    ("a", "2024-01-01T00:30:00Z", "page_view", None, "organic"),
+    ("a", "2024-01-03T10:00:00Z", "page_view", None, "paid"),
+    ("b", "2024-01-03T09:00:00Z", "page_view", None, "paid"),
+    ("b", "2024-01-03T09:20:00Z", "click", None, "paid"),
+    ("b", "2024-01-03T10:05:00Z", "feature_used", "reports", None),
+    ("c", "2023-12-20T12:00:00Z", "login", None, None),
+    ("d", "2024-01-10T08:00:00Z", "signup", None, None),
+    ("d", "2024-01-10T08:05:00Z", "onboarding_viewed", None, None),
+    ("d", "2024-01-10T08:10:00Z", "onboarding_step", "1_profile", None),
+    ("d", "2024-01-10T08:20:00Z", "onboarding_step", "2_invite", None),
+    ("d", "2024-01-15T08:00:00Z", "activated", None, None),
+    ("d", "2024-01-20T08:00:00Z", "feature_used", "reports", None),
+    ("e", "2024-01-12T08:00:00Z", "signup", None, None),
+]
+
+
+@pytest.fixture
+def events():
+    return check_table(pd.DataFrame(ROWS, columns=["user_id", "timestamp", "event", "feature", "channel"]),
+                       "events")
+
+
+def test_sessionize(events):
+    s = sessionize(events).sort_values(["user_id", "start"]).reset_index(drop=True)
+    # d: signup to step 2 within 20 minutes is one session; 15 Jan and 20 Jan one each
+    assert s["user_id"].tolist() == ["a", "a", "b", "b", "c", "d", "d", "d", "e"]
+    midnight = s.iloc[0]
+    assert (midnight["events"], midnight["pages"], midnight["clicks"]) == (3, 2, 1)
+    assert midnight["duration_s"] == 40 * 60 and midnight["channel"] == "organic"
+    assert s.iloc[1]["bounce"] and s.iloc[1]["duration_s"] == 0
+    assert s.iloc[3]["events"] == 1 and not s.iloc[3]["bounce"]  # a lone feature_used is not a bounce
+    assert not s.iloc[4]["bounce"]  # a lone login neither
+
+
+def test_session_metrics(events):
+    m = session_metrics(events, period="2024-01").iloc[0]
+    # sessions starting in January: a's bounce, b's two, d's four (signup..step 2 is one), e's one;
+    # a's midnight session started on 31 Dec and belongs to December
+    assert m["sessions"] == 1 + 2 + 3 + 1
+    assert m["pages_per_session"] == pytest.approx(2 / 7)  # a's 3 Jan page, b's 09:00 page
+    assert m["bounce_rate"] == pytest.approx(1 / 7)
+    assert m["actions_per_session"] == pytest.approx((1 + 3 + 6 + 1) / 7)
+    assert m["unique_visitors"] == 2  # a and b viewed pages in January
+    # sessions with a page: a's bounce (0 s) and b's first (20 min)
+    assert m["time_on_site_s"] == pytest.approx((0 + 20 * 60) / 2)
+    by = session_metrics(events, period="2024-01", by="channel").set_index("channel")
+    assert by.loc["paid", "sessions"] == 2 and by.loc["paid", "bounce_rate"] == 0.5
+
+
+def test_active_users(events):
+    v = active_users(events, period="2024-01")
+    # daily actives: a on 1 and 3 Jan, b on 3 Jan, d on 10, 15, 20 Jan, e on 12 Jan -> 7 user-days
+    assert v["dau_avg"] == pytest.approx(7 / 31)
+    assert v["mau"] == 4 and v["new_users"] == 3  # b, d, e; a began in December, c is gone
+    assert v["stickiness"] == pytest.approx(7 / 31 / 4)
+    assert v["product_adoption_rate"] == pytest.approx(3 / 4)
+    # ISO weeks with their Thursday in January 2024: W01 (1-7 Jan) to W04 (22-28 Jan); W05's
+    # Thursday is 1 Feb. W01: a, b; W02: d, e; W03: d; W04: nobody -> (2 + 2 + 1 + 0) / 4
+    assert v["wau_avg"] == pytest.approx(5 / 4)
+
+
+def test_active_series(events):
+    s = active_series(events, start="2023-12-30", end="2024-01-16").set_index("day")
+    day = pd.Timestamp("2024-01-03", tz="UTC")
+    assert s.loc[day, "dau"] == 2 and s.loc[day, "wau"] == 2
+    # 1 Jan: a (31 Dec and 1 Jan), c (20 Dec, within 30 days) -> MAU 2, WAU 1 (a)
+    assert s.loc[pd.Timestamp("2024-01-01", tz="UTC"), ["dau", "wau", "mau"]].tolist() == [1, 1, 2]
+    # 15 Jan: d that day; d and e in 9-15 Jan; a, b, c (20 Dec), d, e in 17 Dec - 15 Jan
+    assert s.loc[pd.Timestamp("2024-01-15", tz="UTC"), ["dau", "wau", "mau"]].tolist() == [1, 2, 5]
+
+
+def test_lifecycle(events):
+    life = lifecycle(events, periods=["2023-12", "2024-01"]).set_index("period")
+    assert life.loc["2023-12"].to_dict() == {"new": 2, "returning": 0, "resurrecting": 0, "dormant": 0,
+                                             "active": 2}
+    assert life.loc["2024-01"].to_dict() == {"new": 3, "returning": 1, "resurrecting": 0, "dormant": -1,
+                                             "active": 4}
+
+
+def test_feature_adoption(events):
+    f = feature_adoption(events, periods=["2024-01"])
+    assert f.to_dict("records") == [{"period": "2024-01", "feature": "reports", "users": 2, "mau": 4,
+                                     "adoption": 0.5}]
+
+
+def test_activation(events):
+    a = activation(events, period="2024-01")
+    assert a["signups"] == 2 and a["activation_rate"] == 0.5 and a["time_to_value_days"] == 5
+    assert a["onboarding_view_rate"] == 0.5 and a["onboarding_completion_rate"] == 0
+    assert activation(events, period="2024-01", days=3)["activation_rate"] == 0  # 5 days is too slow
+    s = signups(events, period="2024-01").set_index("user_id")
+    assert s.loc["d", "days_to_value"] == 5 and pd.isna(s.loc["e", "days_to_value"])
+    steps = onboarding_steps(events, period="2024-01")
+    assert steps["users"].tolist() == [1, 1, 1] and steps["step"].tolist()[1:] == ["1_profile", "2_invite"]
+
+
+def test_nps_and_outside():
+    nps = check_table(pd.DataFrame({
+        "respondent_id": list("pqrstu"), "responded_at": ["2024-01-05"] * 5 + ["2024-02-01"],
+        "score": [10, 9, 8, 3, 6, 0], "account_id": ["A1", "A1", "A2", "A2", None, "A1"]}), "nps")
+    s = nps_score(nps, period="2024-01")
+    assert (s["promoters"], s["passives"], s["detractors"]) == (2, 1, 2)
+    assert s["nps"] == pytest.approx(100 * (2 - 2) / 5)
+    accounts = check_table(pd.DataFrame({"account_id": ["A1", "A2"], "signup_at": ["2023-01-01"] * 2,
+                                         "channel": ["x", "y"], "segment": ["big", "small"]}), "accounts")
+    by = nps_by(nps, accounts, period="2024-01").set_index("segment")
+    assert by.loc["big", "nps"] == 100 and by.loc["small", "nps"] == -50
+    events = check_table(pd.DataFrame({"user_id": ["u1", "u1", "u2"],
+                                       "timestamp": ["2024-01-04", "2024-01-18", "2024-01-04"],
+                                       "event": ["webinar_attended"] * 3}), "events")
+    metrics = check_table(pd.DataFrame({"date": ["2024-01-04", "2024-01-05", "2024-01-05"],
+                                        "channel": ["events", "paid_social", "organic"],
+                                        "metric": ["webinar_attendees", "engagements", "engagements"],
+                                        "value": [30, 100, 20]}), "channel_metrics")
+    assert outside_indicators(period="2024-01", events=events, channel_metrics=metrics) == {
+        "social_engagements": 120.0, "webinar_attendees": 32.0}
+
+
+logs = st.lists(st.tuples(st.integers(0, 8), st.integers(0, 90 * 24)), min_size=1, max_size=120)
+
+
+@settings(max_examples=30)
+@given(logs)
+def test_active_counts_are_ordered(rows):
+    base = pd.Timestamp("2024-01-01", tz="UTC")
+    events = check_table(pd.DataFrame({"user_id": [f"u{u}" for u, _ in rows],
+                                       "timestamp": [base + pd.Timedelta(hours=h) for _, h in rows],
+                                       "event": "login"}), "events")
+    s = active_series(events, start="2024-01-01", end="2024-04-01")
+    assert (s["dau"] <= s["wau"]).all() and (s["wau"] <= s["mau"]).all()
+    # against the definition, counted directly on a few days
+    for day in s["day"].iloc[[0, 20, 45, 89]]:
+        window = events[(events["timestamp"] >= day - pd.Timedelta(days=6)) &
+                        (events["timestamp"] < day + pd.Timedelta(days=1))]
+        assert s.loc[s["day"] == day, "wau"].iloc[0] == window["user_id"].nunique()
+    v = active_users(events, period="2024-02")
+    assert np.isnan(v["stickiness"]) or 0 <= v["stickiness"] <= 1
