@@ -135,3 +135,12 @@ def test_story_sessions_rise_while_visitor_to_lead_falls(sample):
     assert v2l[last3].is_monotonic_decreasing
     assert visitors[last3].sum() > 1.15 * visitors[before3].sum()
     assert v2l[last3].mean() < 0.85 * v2l[before3].mean()
+
+
+def test_overview_names_the_story(sample):
+    from kpitools import compute_kpis
+    from kpitools.overview import divergences
+
+    now, prev = compute_kpis(sample, "2026-09"), compute_kpis(sample, "2026-08")
+    found = [i for i in divergences(now, prev) if i.kpi == "sessions"]
+    assert any("Visitor to lead fell" in i.text for i in found)

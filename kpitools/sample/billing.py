@@ -163,8 +163,8 @@ def targets(subs: pd.DataFrame, leads: pd.DataFrame, win: Window) -> pd.DataFram
     monthly["period"] = monthly["day"].dt.tz_localize(None).dt.to_period("M")
     lead_month = pd.to_datetime(leads["lead_at"].dropna()).dt.to_period("M").value_counts()
     rows = []
-    for i in range(3, len(monthly) + 3):  # includes three months past the data
-        base = monthly.iloc[min(i, len(monthly)) - 3]
+    for i in range(len(monthly)):  # each month's goals, set three months ahead
+        base = monthly.iloc[i]
         period = base["period"] + 3
         label = str(period)
         rows.append({"period": label, "kpi": "mrr", "target": round(base["mrr"] * 1.03**3, -2)})
