@@ -13,7 +13,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter
 
-__all__ = ["STYLE", "use_style", "rows_over_time", "axes", "money_axis", "percent_axis"]
+__all__ = ["STYLE", "use_style", "rows_over_time", "axes", "money_axis", "percent_axis", "money_twin"]
 
 STYLE = {
     "figure.figsize": (9.0, 4.0),
@@ -83,3 +83,18 @@ def rows_over_time(counts: pd.DataFrame, *, ax: Axes | None = None, log: bool = 
     ax.set(xlabel="", ylabel="rows per month", title="Rows per month, by table")
     ax.legend(title=None, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return ax
+
+
+def money_twin(ax: Axes, x, values, *, label: str, ylabel: str, legend: dict | None = None,
+               **line) -> Axes:
+    """A line of money on a second y axis (from 0), with one legend for both axes."""
+    twin = ax.twinx()
+    twin.plot(x, values, label=label, **line)
+    twin.set_ylim(bottom=0)
+    twin.grid(False)
+    twin.set_ylabel(ylabel)
+    money_axis(twin)
+    handles, labels = ax.get_legend_handles_labels()
+    more, more_labels = twin.get_legend_handles_labels()
+    ax.legend(handles + more, labels + more_labels, fontsize=8, **(legend or {"loc": "upper left"}))
+    return twin

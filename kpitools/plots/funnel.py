@@ -10,7 +10,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 
-from ._base import axes, money_axis, percent_axis
+from ._base import axes, money_twin, percent_axis
 
 __all__ = ["funnel_bars", "conversion_by_channel", "time_to_convert_hist", "stage_trends",
            "pipeline_trend"]
@@ -113,13 +113,6 @@ def pipeline_trend(pipe: pd.DataFrame, *, ax: Axes | None = None, title: str = "
     ax.bar(x, pipe["pipeline_volume"], color=sns.color_palette("colorblind")[0], label="open opportunities")
     ax.set_xticks(x, pipe["period"], rotation=45, ha="right")
     ax.set(ylabel="open opportunities", title=title or "Pipeline at period end")
-    twin = ax.twinx()
-    twin.plot(x, pipe["weighted_pipeline"], color="#e76f51", marker="o", label="weighted pipeline")
-    twin.set_ylim(bottom=0)
-    twin.grid(False)
-    twin.set_ylabel("weighted pipeline")
-    money_axis(twin)
-    handles = ax.get_legend_handles_labels()
-    extra = twin.get_legend_handles_labels()
-    ax.legend(handles[0] + extra[0], handles[1] + extra[1], fontsize=8, loc="upper left")
+    money_twin(ax, x, pipe["weighted_pipeline"], label="weighted pipeline", ylabel="weighted pipeline",
+               color="#e76f51", marker="o")
     return ax

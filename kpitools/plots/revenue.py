@@ -10,7 +10,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 
-from ._base import axes, money_axis, percent_axis
+from ._base import axes, money_axis, money_twin, percent_axis
 
 __all__ = ["mrr_bridge", "mrr_waterfall", "rate_trends", "channel_bars", "cost_breakdown"]
 
@@ -44,16 +44,9 @@ def mrr_bridge(movements: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     ax.set_xticks(x, movements["period"], rotation=45, ha="right")
     ax.set(ylabel="MRR movement", title="MRR movements by period")
     money_axis(ax)
-    twin = ax.twinx()
-    twin.plot(x, movements["mrr"], color="#6c757d", ls="--", lw=1.2, label="MRR (right axis)")
-    twin.set_ylim(bottom=0)
-    twin.grid(False)
-    twin.set_ylabel("MRR")
-    money_axis(twin)
-    handles = ax.get_legend_handles_labels()
-    extra = twin.get_legend_handles_labels()
-    ax.legend(handles[0] + extra[0], handles[1] + extra[1], fontsize=8, ncols=4,
-              loc="upper left", bbox_to_anchor=(0, -0.25))
+    money_twin(ax, x, movements["mrr"], label="MRR (right axis)", ylabel="MRR",
+               legend={"ncols": 4, "loc": "upper left", "bbox_to_anchor": (0, -0.25)},
+               color="#6c757d", ls="--", lw=1.2)
     return ax
 
 
