@@ -60,7 +60,8 @@ def _ragged(path: Path, shown: str) -> DataError:
                      file=shown, rows=bad[:5])
 
 
-def read_table(path: str | os.PathLike[str], table: str | None = None) -> pd.DataFrame:
+def read_table(path: str | os.PathLike[str], table: str | None = None, *,
+               columns: list[str] | None = None) -> pd.DataFrame:
     """Read and validate one table file (CSV or Parquet).
 
     Parameters
@@ -69,21 +70,31 @@ def read_table(path: str | os.PathLike[str], table: str | None = None) -> pd.Dat
         ``<table>.csv`` or ``<table>.parquet``.
     table : str, optional
         The contract table; by default the file's stem.
+    columns : list of str, optional
+        Read only the required columns and these (Parquet reads nothing else from
+        disk); the other optional columns come back empty. Default: every column.
     """
     path = Path(path)
     name = table or path.name.split(".")[0]
     spec = table_spec(name)
     shown = _display(path)
+    wanted = None if columns is None else list(dict.fromkeys([*spec.required_columns, *columns]))
     try:
         if path.suffix == ".parquet":
-            raw = pd.read_parquet(path)
+            if wanted is not None:
+                import pyarrow.parquet as pq
+
+                present = set(pq.read_schema(path).names)
+                wanted = [c for c in wanted if c in present]
+            raw = pd.read_parquet(path, columns=wanted)
             source = Source(file=shown, row_word="row", row_offset=1)
         elif path.suffix == ".csv":
             with warnings.catch_warnings():
                 warnings.simplefilter("error", pd.errors.ParserWarning)
                 try:
                     raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
-                                      skipinitialspace=True, index_col=False)
+                                      skipinitialspace=True, index_col=False,
+                                      usecols=None if wanted is None else lambda c: c in wanted)
                 except pd.errors.ParserWarning:
                     raise _ragged(path, shown) from None
             source = Source(file=shown, row_word="line", row_offset=2)

@@ -105,7 +105,7 @@ def _run_job(job: Job) -> JobResult:
                             cwd=str(job.notebook.parent), execution_timeout=CELL_TIMEOUT_S,
                             # ipykernel 7 warns at every start that its TCP transport is
                             # unencrypted (local, harmless); errors still reach the notebook.
-                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
+                            extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
         header = {**job.header, "title": notebook_title(job.notebook)}
         html_text = export_html(nbformat.read(str(out_nb), as_version=4), header, name=name)
         out_html = out_nb.with_suffix(".html")
