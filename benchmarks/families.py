@@ -159,7 +159,7 @@ def kt_event_funnel(data_dir: str, period: str) -> dict:
     from kpitools.data import read_table
     from kpitools.event_funnel import event_funnel
 
-    events = read_table(Path(data_dir) / "events.parquet", columns=[])
+    events = read_table(Path(data_dir) / "events.parquet", columns=[], where={"event": list(STEPS)})
     t = event_funnel(events, STEPS, period=period, window=pd.Timedelta(days=30))
     return {f"step_{i + 1}": int(v) for i, v in enumerate(t["users"])}
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .errors import DataError, MissingTableError
@@ -61,7 +62,8 @@ def _ragged(path: Path, shown: str) -> DataError:
 
 
 def read_table(path: str | os.PathLike[str], table: str | None = None, *,
-               columns: list[str] | None = None) -> pd.DataFrame:
+               columns: list[str] | None = None,
+               where: dict[str, list[str]] | None = None) -> pd.DataFrame:
     """Read and validate one table file (CSV or Parquet).
 
     Parameters
@@ -73,6 +75,10 @@ def read_table(path: str | os.PathLike[str], table: str | None = None, *,
     columns : list of str, optional
         Read only the required columns and these (Parquet reads nothing else from
         disk); the other optional columns come back empty. Default: every column.
+    where : dict of column to values, optional
+        Keep only the rows whose column holds one of the values, e.g.
+        ``{"event": ["signup", "activated"]}``; Parquet skips the others while
+        reading. Rows named in an error are then numbered among the rows kept.
     """
     path = Path(path)
     name = table or path.name.split(".")[0]
@@ -86,8 +92,9 @@ def read_table(path: str | os.PathLike[str], table: str | None = None, *,
 
                 present = set(pq.read_schema(path).names)
                 wanted = [c for c in wanted if c in present]
-            raw = pd.read_parquet(path, columns=wanted)
-            source = Source(file=shown, row_word="row", row_offset=1)
+            filters = [(c, "in", list(v)) for c, v in (where or {}).items()] or None
+            raw = pd.read_parquet(path, columns=wanted, filters=filters)
+            source = Source(file=shown, row_word="kept row" if where else "row", row_offset=1)
         elif path.suffix == ".csv":
             with warnings.catch_warnings():
                 warnings.simplefilter("error", pd.errors.ParserWarning)
@@ -98,6 +105,13 @@ def read_table(path: str | os.PathLike[str], table: str | None = None, *,
                 except pd.errors.ParserWarning:
                     raise _ragged(path, shown) from None
             source = Source(file=shown, row_word="line", row_offset=2)
+            if where:
+                keep = np.ones(len(raw), dtype=bool)
+                for column, values in where.items():
+                    keep &= raw[column].isin(list(values)).to_numpy()
+                lines = np.flatnonzero(keep) + 2
+                raw = raw[keep].reset_index(drop=True)
+                source = Source(file=shown, row_word="line", index=pd.Index(lines))
         else:
             raise DataError(f"{shown}: a table must be a .csv or .parquet file", file=shown)
     except DataError:

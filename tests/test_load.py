@@ -272,3 +272,28 @@ def test_dataset_pickles(tiny_dir):
 
     data = pickle.loads(pickle.dumps(kpitools.load(tiny_dir)))
     assert len(data.accounts) == 3 and data.events is None
+
+
+def test_read_only_some_columns(tmp_path):
+    pd.DataFrame({"user_id": ["u1"], "timestamp": ["2024-01-01T10:00:00Z"], "event": ["login"],
+                  "channel": ["seo"], "feature": ["x"]}).to_parquet(tmp_path / "events.parquet")
+    events = kpitools.read_table(tmp_path / "events.parquet", columns=["channel"])
+    assert events["channel"].tolist() == ["seo"]
+    assert events["feature"].isna().all()  # not read: an empty optional column
+    assert kpitools.read_table(tmp_path / "events.parquet")["feature"].tolist() == ["x"]
+    write_csv(tmp_path, "accounts", ACCOUNTS)
+    acc = kpitools.read_table(tmp_path / "accounts.csv", columns=[])
+    assert acc["segment"].isna().all() and acc["channel"].tolist()[0] == "organic"
+
+
+def test_read_only_some_rows(tmp_path):
+    frame = pd.DataFrame({"user_id": ["u1", "u2", "u3"], "event": ["login", "signup", "signup"],
+                          "timestamp": ["2024-01-01T10:00:00Z", "2024-01-02T10:00:00Z", "soon"]})
+    frame.iloc[:2].to_parquet(tmp_path / "events.parquet")
+    got = kpitools.read_table(tmp_path / "events.parquet", where={"event": ["signup"]})
+    assert got["user_id"].tolist() == ["u2"]
+    frame.to_csv(tmp_path / "bad.csv", index=False)
+    kept = kpitools.read_table(tmp_path / "bad.csv", "events", where={"event": ["login"]})
+    assert kept["user_id"].tolist() == ["u1"]
+    with pytest.raises(InvalidValueError, match=r"line 4: timestamp='soon'"):  # numbered as in the file
+        kpitools.read_table(tmp_path / "bad.csv", "events", where={"event": ["signup"]})
