@@ -49,16 +49,20 @@ def sessionize(events: pd.DataFrame, *, gap: str | pd.Timedelta = "30min") -> pd
                                      "bounce", "channel"])
     codes, users = pd.factorize(events["user_id"])
     ts = epoch_ns(events["timestamp"])
-    order = np.lexsort((ts, codes))
+    # order by user, then time: a stable sort on time (skipped when the log is already in time
+    # order, as most exports are), then a stable radix sort on the integer user codes
+    by_time = np.arange(len(ts)) if (np.diff(ts) >= 0).all() else np.argsort(ts, kind="stable")
+    order = by_time[np.argsort(codes[by_time], kind="stable")]
     codes, ts = codes[order], ts[order]
-    kind = events["event"].to_numpy()[order]
+    is_page = (events["event"] == "page_view").to_numpy(dtype=bool)[order]
+    is_click = (events["event"] == "click").to_numpy(dtype=bool)[order]
     new = np.ones(len(ts), dtype=bool)
     new[1:] = (codes[1:] != codes[:-1]) | (ts[1:] - ts[:-1] > pd.Timedelta(gap).value)
     starts = np.flatnonzero(new)
     session = np.cumsum(new) - 1
     n_events = np.diff(np.r_[starts, len(ts)])
-    pages = np.bincount(session, weights=(kind == "page_view"), minlength=len(starts)).astype(int)
-    clicks = np.bincount(session, weights=(kind == "click"), minlength=len(starts)).astype(int)
+    pages = np.bincount(session, weights=is_page, minlength=len(starts)).astype(int)
+    clicks = np.bincount(session, weights=is_click, minlength=len(starts)).astype(int)
     first_ts, last_ts = ts[starts], np.maximum.reduceat(ts, starts)
     out = pd.DataFrame({
         "user_id": users[codes[starts]],
@@ -69,7 +73,7 @@ def sessionize(events: pd.DataFrame, *, gap: str | pd.Timedelta = "30min") -> pd
         "bounce": (n_events == 1) & (pages == 1),
     })
     if "channel" in events:
-        out["channel"] = events["channel"].to_numpy()[order][starts]
+        out["channel"] = events["channel"].to_numpy()[order[starts]]
     return out
 
 
