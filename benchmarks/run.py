@@ -169,7 +169,8 @@ def main() -> int:
         "",
         "Each family is timed end to end from the Parquet data directory (reading included) by kpitools and",
         "by an equivalent DuckDB query, each in a fresh process with its libraries imported before the clock",
-        f"starts; times are the median of {args.repeat} runs, peak memory the largest high-water RSS of those",
+        f"starts; times are the median of {args.repeat} run{'s' if args.repeat > 1 else ''}, peak memory the "
+        "largest high-water RSS of those",
         "processes (interpreter included). The cold `kpis` row times whole processes, start-up included.",
         "Written by `make bench` (`python benchmarks/run.py`).",
         "",
