@@ -234,3 +234,20 @@ def test_pipeline_chart():
     assert [p.get_height() for p in ax.patches] == [2, 3]
     twin = next(a for a in ax.figure.axes if a is not ax)
     assert list(twin.get_lines()[0].get_ydata()) == [500.0, 900.0]
+
+
+def test_channel_conversion(leads, events):
+    from kpitools.funnel import channel_conversion
+
+    t = channel_conversion(leads, period="2024-01", events=events).set_index("channel")
+    # January visitors by first page view: organic v1, v4; paid v2, v3. Leads in January:
+    # organic L1, L2; paid L3
+    assert (t.loc["organic", "visitors"], t.loc["organic", "leads"]) == (2, 2)
+    assert t.loc["paid", "visitor_to_lead_rate"] == 1 / 2
+    # cohort: organic contacts L1, L2 both leads, L1 reaches SQL and is won; paid: L3 (SQL), L5 (no lead)
+    assert t.loc["organic", "lead_to_sql_rate"] == 1 / 2 and t.loc["organic", "lead_to_customer_rate"] == 1 / 2
+    assert t.loc["paid", "lead_to_sql_rate"] == 1
+    # December: paid had L4 as a lead (21 Dec) and v9 was the only (organic) visitor
+    assert pd.isna(t.loc["paid", "visitor_to_lead_rate_prev"])  # no paid visitor in December
+    assert t.loc["organic", "visitor_to_lead_rate_prev"] == 0
+    assert t.loc["organic", "visitor_to_lead_rate_change_pts"] == 100.0

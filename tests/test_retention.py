@@ -233,3 +233,22 @@ def test_projection_chart(subs):
     assert list(line.get_xdata()) == list(range(13))
     assert np.allclose(line.get_ydata(), model.survival(12))
     assert np.allclose(ax.collections[-1].get_offsets()[:, 1], observed["survival"])
+
+
+def test_signup_cohorts(subs):
+    from kpitools.retention import signup_cohorts
+
+    accounts = check_table(pd.DataFrame({
+        "account_id": list("ABCDEFGH"),
+        "signup_at": ["2023-12-20", "2023-11-15", "2023-11-01", "2023-09-20", "2024-01-05", "2024-02-01",
+                      "2024-02-02", "2024-01-10"],
+        "channel": "x"}), "accounts")
+    t = signup_cohorts(accounts, subs, through="2024-02")
+    # 2023-11 {B, C}: paying on 30 Nov: C (B from 1 Dec) -> 1 of 2; 31 Dec: B, C; 31 Jan: B, C;
+    # 29 Feb: B only (C churned)
+    assert cells(t, "2023-11", "active") == [1, 2, 2, 1]
+    assert cells(t, "2023-11", "surviving") == [1, 1, 1, 0]  # B never paid on 30 Nov: not surviving
+    # 2024-01 {E, H}: E pays from 31 Jan; H (no subscription) never does
+    assert cells(t, "2024-01", "retention") == [0.5, 0.5]
+    # 2023-12 {A}: A first pays 10 Jan: 0 in December, then 1
+    assert cells(t, "2023-12", "active") == [0, 1, 1]
