@@ -13,7 +13,7 @@ from .data import Dataset
 from .kpis import compute_kpis
 from .periods import Period
 
-__all__ = ["kpi_history", "kpi_tiles", "target_for"]
+__all__ = ["kpi_history", "kpi_tiles", "target_for", "period_changes"]
 
 
 def kpi_history(data: Dataset, periods: Sequence[Period | str], keys: Sequence[str] | None = None,
@@ -74,3 +74,22 @@ def kpi_tiles(data: Dataset, period: Period | str, keys: Sequence[str]) -> pd.Da
                      "target": target_for(data.targets, period, key),
                      "higher_is_better": kpi(key).higher_is_better})
     return pd.DataFrame(rows)
+
+
+def period_changes(history: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """The last period of a history against the one before, per key.
+
+    Returns ``kpi`` (label), ``key``, ``this period``, ``previous`` and ``change``: percentage
+    points for rates (the difference x 100), relative change otherwise.
+    """
+    now = history.iloc[-1]
+    prev = history.iloc[-2] if len(history) > 1 else pd.Series(dtype=float)
+    rows = []
+    for key in keys:
+        a, b = now.get(key), prev.get(key)
+        if kpi(key).unit == "rate":
+            change = (a - b) * 100 if pd.notna(a) and pd.notna(b) else np.nan
+        else:
+            change = _change(a, b)[1]
+        rows.append({"kpi": kpi(key).label, "key": key, "this period": a, "previous": b, "change": change})
+    return pd.DataFrame(rows, columns=["kpi", "key", "this period", "previous", "change"])

@@ -18,7 +18,7 @@ from .revenue import ratio, revenue_metrics
 from .spend import cost_to_serve, spend_totals
 
 __all__ = ["UNIT_KEYS", "recognised_revenue", "churn_average", "unit_economics",
-           "missing_notes", "unit_economics_by"]
+           "missing_notes", "unit_economics_by", "ltv_estimates"]
 
 UNIT_KEYS = (
     "sm_spend", "marketing_spend", "sales_spend", "cac", "paid_cac", "revenue", "cost_to_serve",
@@ -283,3 +283,22 @@ def _group_note(row, by: str, has_spend: bool) -> str:
         notes.append("no paying customers to measure churn on")
     return "; ".join(notes)
 
+
+
+def ltv_estimates(values: dict) -> pd.DataFrame:
+    """The three LTV estimates of :func:`unit_economics` side by side, each with its formula
+    filled in with the period's numbers."""
+    churn = values.get("churn_rate_avg")
+    margin = values.get("gross_margin")
+    margin = 1.0 if margin is None or margin != margin else margin
+    churn_text = "—" if churn is None or churn != churn else f"{churn:.2%}"
+    arpu = values.get("arpu")
+    arpu_text = "—" if arpu is None or arpu != arpu else f"{arpu:,.0f}"
+    rows = [
+        ("ARPU x gross margin / churn", "ltv", f"{arpu_text} x {margin:.1%} / {churn_text}"),
+        ("Revenue per customer-month x lifespan", "ltv_lifespan",
+         f"revenue per customer-month x 1 / {churn_text}"),
+        ("Projected from the retention curve", "ltv_projected",
+         "ARPU x margin x discounted expected lifetime (sBG, 10 % a year)"),
+    ]
+    return pd.DataFrame([{"estimate": e, "key": k, "value": values.get(k), "formula": f} for e, k, f in rows])

@@ -16,7 +16,7 @@ from .mrr import epoch_ns
 from .periods import Period, period_index
 from .revenue import ratio
 
-__all__ = ["active_days", "active_series", "active_users", "feature_adoption", "lifecycle",
+__all__ = ["active_days", "active_series", "active_users", "active_history", "feature_adoption", "lifecycle",
            "ENGAGEMENT_KEYS"]
 
 ENGAGEMENT_KEYS = ("dau_avg", "wau_avg", "mau", "stickiness", "new_users", "product_adoption_rate")
@@ -166,3 +166,8 @@ def lifecycle(events: pd.DataFrame, *, periods: list[Period | str]) -> pd.DataFr
                      "resurrecting": int(resurrecting.sum()), "dormant": -int((before & ~now).sum()),
                      "active": int(now.sum())})
     return pd.DataFrame(rows)
+
+
+def active_history(events: pd.DataFrame, *, periods: list[Period | str]) -> pd.DataFrame:
+    """:func:`active_users` for each period: one row per period (column ``period``)."""
+    return pd.DataFrame([{"period": str(Period.parse(p)), **active_users(events, period=p)} for p in periods])

@@ -91,11 +91,15 @@ def _revenue(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
 
 @register("spend", needs=("spend",), keys=("sm_spend", "marketing_spend", "sales_spend"))
 def _spend(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
+    if data.has("subscriptions"):  # the unit_economics family computes these with the rest
+        return {}
     return spend_totals(data.spend, period=period)
 
 
 @register("cost_to_serve", needs=("costs",), keys=("cost_to_serve", "cost_to_serve_per_customer"))
 def _costs(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
+    if data.has("subscriptions"):  # the unit_economics family computes these with the rest
+        return {}
     customers = so_far.get("customers")
     return cost_to_serve(data.costs, period=period,
                          customers=int(customers) if customers else None)

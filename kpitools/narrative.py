@@ -13,7 +13,7 @@ from .display import escape
 
 __all__ = ["revenue_story", "churn_story", "unit_economics_story", "channel_story", "cohort_story",
            "group_retention_story", "projection_story", "funnel_story", "channel_move_story",
-           "divergence_story", "engagement_story", "feature_story",
+           "divergence_story", "engagement_story", "feature_story", "onboarding_story",
            "segment_story", "change_words"]
 
 
@@ -269,3 +269,14 @@ def feature_story(table: pd.DataFrame, previous: pd.DataFrame | None = None) -> 
         elif len(merged):
             text += " No feature's adoption rose on the previous period."
     return text
+
+
+def onboarding_story(steps: pd.DataFrame) -> str:
+    """The onboarding step that keeps the smallest share of the step before it, from
+    :func:`kpitools.activation.onboarding_steps`."""
+    later = steps.iloc[1:].dropna(subset=["rate_from_previous"])
+    if later.empty:
+        return "No onboarding steps were recorded for this period's signups."
+    worst = later.sort_values("rate_from_previous").iloc[0]
+    return (f"Onboarding loses most people at **{escape(worst['step'])}**: {_pct(worst['rate_from_previous'])} "
+            "of those who reached the step before went on.")

@@ -154,3 +154,34 @@ def test_kpis_json_is_serialisable(subs, tmp_path):
 
     values = compute_kpis(Dataset(tmp_path, {"subscriptions": subs}), "2024-02")
     assert json.loads(json.dumps(values)) == values
+
+
+def test_period_changes():
+    from kpitools.compare import period_changes
+
+    history = pd.DataFrame({"period": ["2024-01", "2024-02"], "leads": [100, 120],
+                            "visitor_to_lead_rate": [0.030, 0.025]})
+    t = period_changes(history, ["leads", "visitor_to_lead_rate"]).set_index("key")
+    assert t.loc["leads", "change"] == pytest.approx(0.2)
+    assert t.loc["visitor_to_lead_rate", "change"] == pytest.approx(-0.5)  # points
+    assert t.loc["leads", "kpi"] == "Leads"
+
+
+def test_ltv_estimates_fill_in_the_formula():
+    from kpitools.economics import ltv_estimates
+
+    t = ltv_estimates({"ltv": 4000.0, "ltv_lifespan": 4500.0, "ltv_projected": float("nan"),
+                       "arpu": 100.0, "gross_margin": 0.8, "churn_rate_avg": 0.02})
+    assert t["formula"].iloc[0] == "100 x 80.0% / 2.00%"
+    assert t["value"].tolist()[:2] == [4000.0, 4500.0]
+    assert ltv_estimates({"arpu": 100.0})["formula"].iloc[0] == "100 x 100.0% / —"
+
+
+def test_onboarding_story():
+    from kpitools.narrative import onboarding_story
+
+    steps = pd.DataFrame({"step": ["viewed onboarding", "1_profile", EVIL], "users": [10, 8, 2],
+                          "rate_from_previous": [np.nan, 0.8, 0.25]})
+    text = onboarding_story(steps)
+    assert text.startswith("Onboarding loses most people at **&lt;script&gt;")
+    assert "25.0% of those" in text
