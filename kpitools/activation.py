@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .membership import isin
 from .periods import Period
 from .revenue import ratio
 
@@ -41,7 +42,9 @@ def signups(events: pd.DataFrame, *, period: Period | str, days: int = 14) -> pd
     out = pd.DataFrame({"user_id": s["user_id"].to_numpy(),
                         "signup_at": s["timestamp"].dt.as_unit("ns").to_numpy()})
     out["signup_at"] = pd.Series(out["signup_at"], dtype="datetime64[ns, UTC]")
-    later = events[events["user_id"].isin(out["user_id"])]
+    follow = events.loc[events["event"].isin(["activated", "onboarding_viewed", "onboarding_completed"]).to_numpy(),
+                        ["user_id", "timestamp", "event"]]
+    later = follow[isin(follow["user_id"], out["user_id"])]
     start = out.set_index("user_id")["signup_at"]
     for name, column in (("activated", "activated_at"), ("onboarding_viewed", "viewed_at"),
                          ("onboarding_completed", "completed_at")):
@@ -88,7 +91,7 @@ def onboarding_steps(events: pd.DataFrame, *, period: Period | str, steps: Seque
     """
     s = signups(events, period=period)
     viewers = s.loc[s["viewed"], "user_id"]
-    rows = events[(events["event"] == event) & events["user_id"].isin(viewers)]
+    rows = events[(events["event"] == event).to_numpy() & isin(events["user_id"], viewers)]
     names = list(steps) if steps is not None else sorted(rows[column].dropna().unique())
     out, previous = [], len(viewers)
     start = len(viewers)

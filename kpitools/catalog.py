@@ -131,7 +131,8 @@ CATALOG: dict[str, Kpi] = {k.key: k for k in [
     _k("visitor_to_trial_rate", "Visitor to trial", "rate", True,
        "Users with a `trial_started` event in the period / unique visitors."),
     _k("trial_to_pql_rate", "Trial to PQL", "rate", True,
-       "Of the period's trial users, the share with an `activated` event within 90 days of starting."),
+       "Of the period's trial users, the share with an `activated` event within 90 days after starting "
+       "(an activation before the trial does not count)."),
     _k("trial_to_paid_rate", "Trial to paid", "rate", True,
        "Of the period's trial users, the share whose account's first paid day falls within 90 days "
        "(without subscriptions: a `purchase` event)."),

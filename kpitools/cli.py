@@ -21,10 +21,10 @@ EXIT_DATA = 2
 EXIT_FAILED = 1
 
 
-def _periods(args: argparse.Namespace, data) -> list:
+def _periods(args: argparse.Namespace, data_range: tuple) -> list:
     from .periods import period_range, resolve_period
 
-    start, end = data.date_range
+    start, end = data_range
     if args.periods:
         first, sep, last = args.periods.partition("..")
         if not sep:
@@ -46,7 +46,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from .report import discover_notebooks, raise_for_failures, render_reports
 
     data = load(args.data)
-    periods = _periods(args, data)
+    periods = _periods(args, data.date_range)
     names = [n.strip() for n in args.notebooks.split(",")] if args.notebooks else None
     notebooks = discover_notebooks(Path(args.notebooks_dir or NOTEBOOKS), names)
     started = time.perf_counter()
@@ -66,11 +66,18 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_kpis(args: argparse.Namespace) -> int:
     from .data import load
     from .kpis import compute_kpis
+    from .period_data import load_period, table_bounds
 
-    data = load(args.data)
-    periods = _periods(args, data)
+    bounds = table_bounds(args.data).dropna()
+    if bounds.empty:  # no dated rows: let load() say what is wrong with the directory
+        bounds = load(args.data).time_bounds
+    periods = _periods(args, (bounds["first"].min(), bounds["last"].max()))
     many = len(periods) > 1
-    out = {str(p): compute_kpis(data, p) for p in periods} if many else compute_kpis(data, periods[0])
+    if many:  # several periods: the whole history once
+        data = load(args.data)
+        out = {str(p): compute_kpis(data, p) for p in periods}
+    else:  # one period: only what it needs (see kpitools.period_data)
+        out = compute_kpis(load_period(args.data, periods[0]), periods[0])
     print(f"kpis for {', '.join(map(str, periods))}", file=sys.stderr)
     json.dump(out, sys.stdout, indent=2)
     sys.stdout.write("\n")

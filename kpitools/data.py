@@ -63,7 +63,8 @@ def _ragged(path: Path, shown: str) -> DataError:
 
 def read_table(path: str | os.PathLike[str], table: str | None = None, *,
                columns: list[str] | None = None,
-               where: dict[str, list[str]] | None = None) -> pd.DataFrame:
+               where: dict[str, list[str]] | None = None,
+               between: tuple[pd.Timestamp | None, pd.Timestamp | None] | None = None) -> pd.DataFrame:
     """Read and validate one table file (CSV or Parquet).
 
     Parameters
@@ -79,6 +80,12 @@ def read_table(path: str | os.PathLike[str], table: str | None = None, *,
         Keep only the rows whose column holds one of the values, e.g.
         ``{"event": ["signup", "activated"]}``; Parquet skips the others while
         reading. Rows named in an error are then numbered among the rows kept.
+    between : (start, end), optional
+        Keep only the rows whose time column (``timestamp`` for events) is on or
+        after ``start`` and before ``end``; either bound may be None. Parquet skips
+        the row groups outside the range (their statistics say so) and the rows
+        outside it while reading; a CSV file is read whole and filtered after
+        validation, so its rows keep their line numbers.
     """
     path = Path(path)
     name = table or path.name.split(".")[0]
@@ -92,9 +99,10 @@ def read_table(path: str | os.PathLike[str], table: str | None = None, *,
 
                 present = set(pq.read_schema(path).names)
                 wanted = [c for c in wanted if c in present]
-            filters = [(c, "in", list(v)) for c, v in (where or {}).items()] or None
-            raw = pd.read_parquet(path, columns=wanted, filters=filters)
-            source = Source(file=shown, row_word="kept row" if where else "row", row_offset=1)
+            filters = [(c, "in", list(v)) for c, v in (where or {}).items()]
+            pushed = _time_filters(path, spec.time_column, between)
+            raw = pd.read_parquet(path, columns=wanted, filters=[*filters, *pushed] or None)
+            source = Source(file=shown, row_word="kept row" if filters or pushed else "row", row_offset=1)
         elif path.suffix == ".csv":
             with warnings.catch_warnings():
                 warnings.simplefilter("error", pd.errors.ParserWarning)
@@ -123,7 +131,77 @@ def read_table(path: str | os.PathLike[str], table: str | None = None, *,
         # pandas / pyarrow say what is wrong (and for CSV, on which line).
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{shown}: cannot read the file ({reason})", file=shown) from None
-    return parse_table(raw, spec, source)
+    frame = parse_table(raw, spec, source)
+    if between is not None and spec.time_column:
+        frame = frame[_in_range(frame[spec.time_column], between)].reset_index(drop=True)
+    return frame
+
+
+def _utc(value: pd.Timestamp | str | None) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    value = pd.Timestamp(value)
+    return value.tz_convert("UTC") if value.tzinfo else value.tz_localize("UTC")
+
+
+def _in_range(values: pd.Series, between: tuple[pd.Timestamp | None, pd.Timestamp | None]) -> np.ndarray:
+    start, end = (_utc(b) for b in between)
+    keep = np.ones(len(values), dtype=bool)
+    if start is not None:
+        keep &= (values >= start).to_numpy(dtype=bool)
+    if end is not None:
+        keep &= (values < end).to_numpy(dtype=bool)
+    return keep
+
+
+def _time_filters(path: Path, column: str,
+                  between: tuple[pd.Timestamp | None, pd.Timestamp | None] | None) -> list[tuple]:
+    """Parquet filters that skip what lies outside a time range while reading (the exact
+    range is applied after parsing too), or [] when the column is stored as text."""
+    if between is None or not column:
+        return []
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    if column not in schema.names:
+        return []
+    kind = schema.field(column).type
+    out = []
+    for op, bound in ((">=", between[0]), ("<", between[1])):
+        value = _utc(bound)
+        if value is None:
+            continue
+        if pa.types.is_timestamp(kind):
+            stamp = value if kind.tz else value.tz_localize(None)
+            out.append((column, op, pa.scalar(stamp.to_pydatetime(), type=pa.timestamp("us", kind.tz))))
+        elif pa.types.is_date(kind):  # a superset: the exact range is applied after parsing
+            day = value.normalize() + pd.Timedelta(days=0 if op == ">=" else 1)
+            out.append((column, op, day.date()))
+        else:
+            return []
+    return out
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a Dataset read for one period holds (see :func:`kpitools.period_data.load_period`).
+
+    ``events`` holds every event from ``start`` to ``end`` (the period with a margin)
+    and the follow-up events after it; ``time_bounds`` gives the first and last time
+    of each whole table.
+    """
+
+    period: Period
+    start: pd.Timestamp
+    end: pd.Timestamp
+    time_bounds: pd.DataFrame
+    pending: object = field(repr=False)  # an Index, or a Future of one while a thread reads it
+
+    @property
+    def seen_before(self) -> pd.Index:
+        """The period's active users that have an event before the period."""
+        return self.pending.result() if hasattr(self.pending, "result") else self.pending
 
 
 @dataclass
@@ -137,6 +215,7 @@ class Dataset:
     directory: Path
     tables: dict[str, pd.DataFrame]
     files: dict[str, Path] = field(default_factory=dict)
+    scope: Scope | None = None
 
     def __getattr__(self, name: str) -> pd.DataFrame | None:
         if name in TABLES:
@@ -179,6 +258,8 @@ class Dataset:
     @property
     def time_bounds(self) -> pd.DataFrame:
         """First and last value of each table's time column (one row per table)."""
+        if self.scope is not None:
+            return self.scope.time_bounds
         rows = []
         for name, frame in self.tables.items():
             col = TABLES[name].time_column
@@ -234,18 +315,31 @@ def load(directory: str | os.PathLike[str], *, tables: Iterable[str] | None = No
         loaded[name] = read_table(path, name)
         files[name] = path
     if not loaded:
-        expected = ", ".join(f"{n}.csv" for n in names)
-        raise DataError(
-            f"{_display(directory)}: no table of the data contract found (expected files such as "
-            f"{expected}, or the same names ending .parquet)",
-            file=str(directory),
-        )
+        raise no_tables(directory, names)
+    check_all_references(loaded, files)
+    return Dataset(directory=directory, tables=loaded, files=files)
+
+
+def no_tables(directory: Path, names: list[str]) -> DataError:
+    """The error for a directory without any contract table."""
+    expected = ", ".join(f"{n}.csv" for n in names)
+    return DataError(
+        f"{_display(directory)}: no table of the data contract found (expected files such as "
+        f"{expected}, or the same names ending .parquet)",
+        file=str(directory),
+    )
+
+
+def check_all_references(loaded: dict[str, pd.DataFrame], files: dict[str, Path],
+                         filtered: Iterable[str] = ()) -> None:
+    """Every id that points into another loaded table exists there (``filtered``: the tables
+    of which only some rows were read, whose rows are then numbered among those kept)."""
     for name, frame in loaded.items():
         for column, parent in TABLES[name].references.items():
             if parent in loaded:
+                csv_file = files[name].suffix == ".csv" and name not in filtered
                 source = Source(file=_display(files[name]),
-                                row_word="line" if files[name].suffix == ".csv" else "row",
-                                row_offset=2 if files[name].suffix == ".csv" else 1)
+                                row_word="line" if csv_file else "kept row" if name in filtered else "row",
+                                row_offset=2 if csv_file else 1)
                 check_references(frame, column, loaded[parent], TABLES[parent].columns[0].name,
                                  source, _display(files[parent]))
-    return Dataset(directory=directory, tables=loaded, files=files)

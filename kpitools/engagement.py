@@ -12,11 +12,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .membership import isin, positions
 from .mrr import epoch_ns
 from .periods import Period, period_index
 from .revenue import ratio
 
-__all__ = ["active_days", "active_series", "active_users", "active_history", "feature_adoption", "lifecycle",
+__all__ = ["active_days", "active_series", "active_users", "users_seen_before", "active_history", "feature_adoption",
+           "lifecycle",
            "ENGAGEMENT_KEYS"]
 
 ENGAGEMENT_KEYS = ("dau_avg", "wau_avg", "mau", "stickiness", "new_users", "product_adoption_rate")
@@ -72,7 +74,8 @@ def active_series(events: pd.DataFrame, *, start: pd.Timestamp | str, end: pd.Ti
     return pd.DataFrame(out)
 
 
-def active_users(events: pd.DataFrame, *, period: Period | str) -> dict[str, float]:
+def active_users(events: pd.DataFrame, *, period: Period | str,
+                 seen_before: pd.Index | None = None) -> dict[str, float]:
     """The period's active-user keys.
 
     Returns
@@ -86,25 +89,40 @@ def active_users(events: pd.DataFrame, *, period: Period | str) -> dict[str, flo
         period; ``product_adoption_rate`` = new_users / mau.
     """
     period = Period.parse(period)
-    series = active_series(events, start=period.start, end=period.end, windows=(1,))
-    dau = float(series["dau"].mean())
-    in_period = events[(events["timestamp"] >= period.start) & (events["timestamp"] < period.end)]
-    if period.kind == "Q":
-        first_month = Period.containing(period.start, "M")
-        mau = float(np.mean([_distinct(events, first_month.shift(i)) for i in range(3)]))
-    else:
-        mau = float(in_period["user_id"].nunique())
     weeks = _iso_weeks(period)
-    wau = float(np.mean([_distinct(events, w) for w in weeks])) if weeks else float("nan")
-    first = events.groupby("user_id")["timestamp"].min()
-    new = int(((first >= period.start) & (first < period.end)).sum())
-    return {"dau_avg": dau, "wau_avg": wau, "mau": mau, "stickiness": ratio(dau, mau),
+    months = [Period.containing(period.start, "M").shift(i) for i in range(3)] if period.kind == "Q" else [period]
+    lo = min([period.start, *(w.start for w in weeks)])
+    hi = max([period.end, *(w.end for w in weeks)])
+    ts = events["timestamp"]
+    pairs = active_days(events.loc[(ts >= lo) & (ts < hi), ["user_id", "timestamp"]])
+    user, day = pairs["user"].to_numpy(), pairs["day"].to_numpy()
+    n_users = len(pairs.attrs["users"])
+
+    def days_of(p: Period) -> np.ndarray:
+        return (day >= p.start.value // _DAY_NS) & (day < p.end.value // _DAY_NS)
+
+    def distinct(p: Period) -> int:
+        return int(np.bincount(user[days_of(p)], minlength=n_users).astype(bool).sum())
+
+    in_period = days_of(period)
+    dau = in_period.sum() / period.days  # (user, day) pairs of the period / its days
+    mau = float(np.mean([distinct(m) for m in months]))
+    wau = float(np.mean([distinct(w) for w in weeks])) if weeks else float("nan")
+    period_users = pd.Index(pairs.attrs["users"][np.unique(user[in_period])], dtype="str")
+    if seen_before is None:
+        seen_before = users_seen_before(events, period_users, before=period.start)
+    new = int((~isin(period_users, seen_before)).sum())
+    return {"dau_avg": float(dau), "wau_avg": wau, "mau": mau, "stickiness": ratio(dau, mau),
             "new_users": new, "product_adoption_rate": ratio(new, mau)}
 
 
-def _distinct(events: pd.DataFrame, period: Period) -> int:
-    mask = (events["timestamp"] >= period.start) & (events["timestamp"] < period.end)
-    return int(events.loc[mask, "user_id"].nunique())
+def users_seen_before(events: pd.DataFrame, users: pd.Index, *, before: pd.Timestamp) -> pd.Index:
+    """The ``users`` that have an event before ``before``: one hash lookup per earlier event
+    (no group-by of each user's first event)."""
+    earlier = events.loc[(events["timestamp"] < before).to_numpy(), "user_id"]
+    seen = np.zeros(len(users), dtype=bool)
+    seen[positions(earlier, users)] = True
+    return users[seen]
 
 
 def _iso_weeks(period: Period) -> list[Period]:
@@ -128,7 +146,7 @@ def feature_adoption(events: pd.DataFrame, *, periods: list[Period | str]) -> pd
     rows = []
     for p in (Period.parse(x) for x in periods):
         mask = (events["timestamp"] >= p.start) & (events["timestamp"] < p.end)
-        part = events.loc[mask]
+        part = events.loc[mask, ["user_id", "event", "feature"]]
         mau = part["user_id"].nunique()
         used = part[part["event"] == "feature_used"].groupby("feature")["user_id"].nunique()
         for feature, users in used.items():

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .mrr import first_paid_day
+from .mrr import epoch_ns, first_paid_day
 from .periods import Period
 from .revenue import ratio
 
@@ -42,7 +42,8 @@ def unique_visitors(events: pd.DataFrame, *, period: Period | str, by: str | Non
     """Distinct users with a ``page_view`` in the period; with ``by`` (a column of events,
     such as ``channel``), per value of that column on the user's first page view of the period."""
     period = Period.parse(period)
-    views = events[(events["event"] == "page_view") & _in(events["timestamp"], period)]
+    columns = ["user_id"] if by is None else ["user_id", "timestamp", by]
+    views = events.loc[(events["event"] == "page_view") & _in(events["timestamp"], period), columns]
     if by is None:
         return pd.Series({"all": views["user_id"].nunique()})
     first = views.sort_values("timestamp", kind="stable").drop_duplicates("user_id")
@@ -136,8 +137,9 @@ def trial_funnel(events: pd.DataFrame, *, period: Period | str, window_days: int
     """Visitors to trials, trials to product-qualified (``activated``) and to paying.
 
     Trial users are the users with a ``trial_started`` event in the period; a trial
-    user is a PQL when it has an ``activated`` event within ``window_days`` of its
-    trial start, and paid when its account's first paid day (from
+    user is a PQL when it has an ``activated`` event at or after its trial start and
+    within ``window_days`` of it (an activation before the trial does not count), and
+    paid when its account's first paid day (from
     ``subscriptions``; without them, a ``purchase`` event) falls within the window.
 
     Returns
@@ -153,8 +155,7 @@ def trial_funnel(events: pd.DataFrame, *, period: Period | str, window_days: int
     trials = trials.reset_index(drop=True)
     start = trials["timestamp"].dt.as_unit("ns")
     end = start + pd.Timedelta(days=window_days)
-    act = events[events["event"] == "activated"].groupby("user_id")["timestamp"].min()
-    act = pd.Series(act.reindex(trials["user_id"]).to_numpy(), dtype="datetime64[ns, UTC]")
+    act = _first_at_or_after(events[events["event"] == "activated"], trials["user_id"], start)
     if subscriptions is not None:
         paid_at = first_paid_day(subscriptions).reindex(trials["account_id"])
     else:
@@ -182,6 +183,23 @@ def trial_funnel(events: pd.DataFrame, *, period: Period | str, window_days: int
             row = {"stage": stage, "count": count, "rate_from_previous": rate, "median_days": days}
             rows.append(row if group is None else {by: group, **row})
     return pd.DataFrame(rows)
+
+
+def _first_at_or_after(hits: pd.DataFrame, users: pd.Series, start: pd.Series) -> pd.Series:
+    """Per user in ``users`` (aligned with ``start``), the first time in ``hits`` at or after
+    its start, NaT when none: one ``merge_asof`` looking forward, on integer nanoseconds."""
+    left = pd.DataFrame({"user_id": pd.array(users, dtype="str"), "t": epoch_ns(start),
+                         "row": np.arange(len(users))})
+    right = pd.DataFrame({"user_id": pd.array(hits["user_id"], dtype="str"), "t": epoch_ns(hits["timestamp"])})
+    right = right.sort_values("t", kind="stable").reset_index(drop=True)
+    right["hit"] = np.arange(len(right))  # a row number survives the float NaN of a miss exactly
+    merged = pd.merge_asof(left.sort_values("t", kind="stable"), right, on="t", by="user_id",
+                           direction="forward").sort_values("row")
+    hit = merged["hit"].to_numpy()
+    found = ~np.isnan(hit)
+    at = np.full(len(hit), np.datetime64("NaT"), dtype="datetime64[ns]")
+    at[found] = right["t"].to_numpy()[hit[found].astype(np.int64)].astype("datetime64[ns]")
+    return pd.Series(pd.DatetimeIndex(at).tz_localize("UTC"))
 
 
 def pipeline(opportunities: pd.DataFrame, *, periods: list[Period | str], by: str | None = None,

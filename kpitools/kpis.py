@@ -18,6 +18,7 @@ from .activation import ACTIVATION_KEYS, activation
 from .data import Dataset
 from .economics import UNIT_KEYS, unit_economics
 from .engagement import ENGAGEMENT_KEYS, active_users, feature_adoption
+from .errors import PeriodError
 from .funnel import FUNNEL_KEYS, funnel_kpis
 from .nps import nps_score, outside_indicators
 from .periods import Period
@@ -71,6 +72,9 @@ def compute_kpis(data: Dataset, period: Period | str) -> KpiValues:
         tables are absent are left out.
     """
     period = Period.parse(period)
+    if data.scope is not None and data.scope.period != period:
+        raise PeriodError(f"this Dataset was read for {data.scope.period} only (load_period); "
+                          f"read it with kpitools.load for {period}")
     out: KpiValues = {}
     for family in FAMILIES:
         if not data.has(*family.needs):
@@ -122,7 +126,8 @@ def _funnel(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
 
 @register("engagement", needs=("events",), keys=(*ENGAGEMENT_KEYS, *SESSION_KEYS, *ACTIVATION_KEYS))
 def _engagement(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
-    values = active_users(data.events, period=period)
+    seen_before = data.scope.seen_before if data.scope is not None else None
+    values = active_users(data.events, period=period, seen_before=seen_before)
     values.update(session_metrics(data.events, period=period).to_dict("records")[0])
     values.update(activation(data.events, period=period))
     return values

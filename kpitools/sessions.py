@@ -94,7 +94,8 @@ def session_metrics(events: pd.DataFrame, *, period: Period | str, gap: str | pd
     """
     period = Period.parse(period)
     lo = period.start - pd.Timedelta(margin)
-    window = events[(events["timestamp"] >= lo) & (events["timestamp"] < period.end + pd.Timedelta(gap))]
+    columns = ["user_id", "timestamp", "event", *([by] if by and by in events else [])]
+    window = events.loc[(events["timestamp"] >= lo) & (events["timestamp"] < period.end + pd.Timedelta(gap)), columns]
     s = sessionize(window, gap=gap)
     s = s[(s["start"] >= period.start) & (s["start"] < period.end)]
     visitors = unique_visitors(events, period=period, by=by)

@@ -271,8 +271,10 @@ def check_references(
     parent_file: str,
 ) -> None:
     """Every non-empty ``child[column]`` must exist in ``parent[parent_column]``."""
+    from .membership import isin
+
     values = child[column]
-    bad = (values.notna() & ~values.isin(parent[parent_column])).to_numpy()
+    bad = values.notna().to_numpy() & ~isin(values, parent[parent_column])
     if bad.any():
         _fail(child, source, column, bad, f"an id missing from {parent_file}",
               f"every {column} to exist in {parent_file}")

@@ -100,6 +100,22 @@ def test_trial_funnel(events, subs):
     assert trial.loc["pqls", "median_days"] == 2
 
 
+def test_trial_pql_counts_activation_after_the_trial_only(events, subs):
+    # u2 had activated before its trial (an earlier one) and again 2 days into this one:
+    # the later activation makes it a PQL, 2 days after its trial start; the early one
+    # alone would not (u1's activation counts as before)
+    early = check_table(pd.DataFrame({"user_id": ["u2", "u2"], "event": ["activated", "activated"],
+                                      "timestamp": ["2023-11-01T09:00:00Z", "2024-01-12T10:00:00Z"]}),
+                        "events")
+    trial = trial_funnel(pd.concat([events, early], ignore_index=True), period="2024-01",
+                         subscriptions=subs).set_index("stage")
+    assert trial.loc["pqls", "count"] == 2
+    assert trial.loc["pqls", "median_days"] == 2
+    only_before = pd.concat([events, early.iloc[:1]], ignore_index=True)
+    assert trial_funnel(only_before, period="2024-01", subscriptions=subs).set_index("stage").loc[
+        "pqls", "count"] == 1
+
+
 def test_funnel_kpis(leads, events, subs):
     k = funnel_kpis(period="2024-01", leads=leads, events=events, subscriptions=subs)
     assert (k["visitors"], k["contacts"], k["leads"], k["customers_won"]) == (4, 4, 3, 1)

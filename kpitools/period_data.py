@@ -1,0 +1,199 @@
+"""Read only what one period's KPIs need, so that ``kpitools kpis --period P`` does not
+load years of events to answer for one month.
+
+>>> data = load_period("data/sample", "2026-09")     # doctest: +SKIP
+>>> compute_kpis(data, "2026-09")                     # doctest: +SKIP
+
+Every small table is read whole. From a Parquet event log only three slices are
+read, each with its filter pushed into the read (row groups outside the range are
+skipped by their statistics):
+
+- every event from 3 days before the period to 3 days after it: the period's own
+  events, plus the margin the ISO weeks of WAU (a week belongs to the month of its
+  Thursday, so it reaches up to 3 days outside) and the sessions (2 days before) need;
+- the follow-up events (``activated``, onboarding, ``purchase``) after that window,
+  since activation and the trial funnel follow the period's signups and trial users
+  after the period; and, when there is no subscriptions table, the ``purchase``
+  events before it (a trial is paid when the user's first purchase ever falls
+  within its window);
+- the ``user_id`` of every event before the period, reduced at once to the period's
+  active users that were seen before (``new_users`` counts the others).
+
+The KPIs are the same as from :func:`kpitools.load`; a CSV event log cannot be read
+in part and is loaded whole. Only the rows read are validated: ``kpitools check``
+validates everything.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .data import Dataset, Scope, _time_filters, check_all_references, find_table_file, load, no_tables, read_table
+from .errors import DataError
+from .periods import Period
+from .schema import TABLES
+
+__all__ = ["FOLLOW_UP_EVENTS", "MARGIN", "load_period", "table_bounds"]
+
+FOLLOW_UP_EVENTS = ("activated", "onboarding_viewed", "onboarding_completed", "purchase")
+MARGIN = pd.Timedelta(days=3)
+
+
+def table_bounds(directory: str | os.PathLike[str]) -> pd.DataFrame:
+    """First and last value of each table's time column, without loading the tables where
+    Parquet statistics say it.
+
+    Returns
+    -------
+    DataFrame
+        One row per table with dated rows: ``table``, ``column``, ``first``, ``last``
+        (UTC), as :attr:`Dataset.time_bounds`.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise DataError(f"{directory}: no such data directory", file=str(directory))
+    rows = []
+    for name, spec in TABLES.items():
+        path = find_table_file(directory, name)
+        if path is None or not spec.time_column:
+            continue
+        bounds = _parquet_bounds(path, spec.time_column) if path.suffix == ".parquet" else None
+        if bounds is None:
+            values = read_table(path, name, columns=[spec.time_column])[spec.time_column].dropna()
+            bounds = (values.min(), values.max()) if len(values) else None
+        if bounds is not None:
+            rows.append({"table": name, "column": spec.time_column, "first": bounds[0], "last": bounds[1]})
+    if not rows and not any(find_table_file(directory, n) for n in TABLES):
+        raise no_tables(directory, list(TABLES))
+    return pd.DataFrame(rows, columns=["table", "column", "first", "last"])
+
+
+def _parquet_bounds(path: Path, column: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """Min and max of a timestamp or date column from the row groups' statistics, or None
+    when a row group has none (or the column is stored as text)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path).metadata
+    schema = meta.schema.to_arrow_schema()
+    if column not in schema.names:
+        return None
+    kind = schema.field(column).type
+    if not (pa.types.is_timestamp(kind) or pa.types.is_date(kind)):
+        return None
+    index = schema.names.index(column)
+    lows, highs = [], []
+    for i in range(meta.num_row_groups):
+        group = meta.row_group(i)
+        if group.num_rows == 0:
+            continue
+        stats = group.column(index).statistics
+        if stats is None or not stats.has_min_max:
+            return None
+        lows.append(stats.min)
+        highs.append(stats.max)
+    if not lows:
+        return None
+
+    def utc(value: object) -> pd.Timestamp:
+        stamp = pd.Timestamp(value)
+        return (stamp.tz_convert("UTC") if stamp.tzinfo else stamp.tz_localize("UTC")).as_unit("ns")
+
+    return utc(min(lows)), utc(max(highs))
+
+
+def load_period(directory: str | os.PathLike[str], period: Period | str) -> Dataset:
+    """The tables one period's KPIs need, reading from the event log only the slices above.
+
+    Parameters
+    ----------
+    directory : path-like
+        A data directory, as for :func:`kpitools.load`.
+    period : Period or str
+        The period whose KPIs will be computed; :func:`kpitools.compute_kpis` refuses
+        any other period for this Dataset.
+
+    Returns
+    -------
+    Dataset
+        ``scope`` says what its ``events`` hold; ``time_bounds`` and ``date_range``
+        describe the whole files.
+    """
+    period = Period.parse(period)
+    directory = Path(directory)
+    events_path = find_table_file(directory, "events") if directory.is_dir() else None
+    if events_path is None or events_path.suffix != ".parquet":
+        return load(directory)
+    loaded: dict[str, pd.DataFrame] = {}
+    files: dict[str, Path] = {}
+    start, end = period.start - MARGIN, period.end + MARGIN
+    window = read_table(events_path, "events", between=(start, end))
+    ts = window["timestamp"]
+    in_period = ((ts >= period.start) & (ts < period.end)).to_numpy()
+    period_users = pd.Index(window.loc[in_period, "user_id"].unique(), dtype="str")
+    # the one pass over the earlier history runs in a thread (pyarrow releases the GIL)
+    # while the other tables are read and validated and the KPIs computed
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kpitools-history")
+    seen_before = pool.submit(_seen_before, events_path, period, period_users)
+    pool.shutdown(wait=False)
+    for name in TABLES:
+        path = find_table_file(directory, name)
+        if path is None:
+            continue
+        files[name] = path
+        if name != "events":
+            loaded[name] = read_table(path, name)
+    parts = [window, read_table(events_path, "events", where={"event": list(FOLLOW_UP_EVENTS)},
+                                between=(end, None))]
+    if "subscriptions" not in loaded:
+        parts.insert(0, read_table(events_path, "events", where={"event": ["purchase"]}, between=(None, start)))
+    loaded["events"] = pd.concat(parts, ignore_index=True)
+    check_all_references(loaded, files, filtered=("events",))
+    bounds = Dataset(directory=directory, tables={n: t for n, t in loaded.items() if n != "events"}).time_bounds
+    events_bounds = table_bounds_of(events_path)
+    if events_bounds is not None:
+        bounds = pd.concat([bounds, events_bounds], ignore_index=True) if len(bounds) else events_bounds
+    scope = Scope(period=period, start=start, end=end, time_bounds=bounds, pending=seen_before)
+    return Dataset(directory=directory, tables=loaded, files=files, scope=scope)
+
+
+def table_bounds_of(path: Path) -> pd.DataFrame | None:
+    """:func:`table_bounds` of the event log alone."""
+    bounds = _parquet_bounds(path, "timestamp")
+    if bounds is None:
+        values = read_table(path, "events", columns=[])["timestamp"].dropna()
+        if values.empty:
+            return None
+        bounds = (values.min(), values.max())
+    return pd.DataFrame([{"table": "events", "column": "timestamp", "first": bounds[0], "last": bounds[1]}])
+
+
+def _seen_before(path: Path, period: Period, users: pd.Index) -> pd.Index:
+    """The users (of ``users``) with an event before the period.
+
+    One pass over the ``user_id`` column of the earlier row groups, each id looked up
+    in a hash table of ``users`` (pyarrow ``index_in``), instead of a group-by of the
+    whole history in pandas. A file whose ids or times are not stored as strings and
+    timestamps is read and validated the ordinary way.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    pushed = _time_filters(path, "timestamp", (None, period.start))
+    dataset = ds.dataset(path, format="parquet")
+    kind = dataset.schema.field("user_id").type
+    if not pushed or not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        earlier = read_table(path, "events", columns=[], between=(None, period.start))["user_id"]
+        return users[users.isin(earlier.unique())]
+    before = dataset.to_table(columns=["user_id"], filter=pq.filters_to_expression(pushed))["user_id"]
+    found = pc.index_in(before, value_set=pa.array(users.to_numpy(dtype=object), type=kind)).drop_null()
+    seen = np.zeros(len(users), dtype=bool)
+    seen[found.to_numpy(zero_copy_only=False)] = True
+    return users[seen]
