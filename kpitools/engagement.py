@@ -144,11 +144,12 @@ def feature_adoption(events: pd.DataFrame, *, periods: list[Period | str]) -> pd
     feature and period).
     """
     rows = []
+    ts = events["timestamp"]
+    uses = events.loc[(events["event"] == "feature_used").to_numpy(), ["user_id", "timestamp", "feature"]]
     for p in (Period.parse(x) for x in periods):
-        mask = (events["timestamp"] >= p.start) & (events["timestamp"] < p.end)
-        part = events.loc[mask, ["user_id", "event", "feature"]]
-        mau = part["user_id"].nunique()
-        used = part[part["event"] == "feature_used"].groupby("feature")["user_id"].nunique()
+        mau = events.loc[(ts >= p.start) & (ts < p.end), "user_id"].nunique()
+        part = uses[(uses["timestamp"] >= p.start) & (uses["timestamp"] < p.end)]
+        used = part.groupby("feature")["user_id"].nunique()
         for feature, users in used.items():
             rows.append({"period": str(p), "feature": feature, "users": int(users), "mau": int(mau),
                          "adoption": ratio(users, mau)})

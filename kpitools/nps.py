@@ -48,7 +48,8 @@ def outside_indicators(*, period: Period | str, events: pd.DataFrame | None = No
     out: dict[str, float] = {}
     attendees = None
     if events is not None:
-        attendees = int(_in(events, "timestamp", period).query("event == 'webinar_attended'")["user_id"].nunique())
+        webinars = events.loc[(events["event"] == "webinar_attended").to_numpy(), ["user_id", "timestamp"]]
+        attendees = int(_in(webinars, "timestamp", period)["user_id"].nunique())
     if channel_metrics is not None:
         metrics = _in(channel_metrics, "date", period)
         total = metrics.groupby("metric")["value"].sum()

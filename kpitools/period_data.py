@@ -8,7 +8,8 @@ Every small table is read whole. From a Parquet event log only three slices are
 read, each with its filter pushed into the read (row groups outside the range are
 skipped by their statistics):
 
-- every event from 3 days before the period to 3 days after it: the period's own
+- every event from 3 days before the period to 3 days after it (the columns the
+  KPIs use: ``user_id``, ``timestamp``, ``event``, ``account_id``, ``feature``): the period's own
   events, plus the margin the ISO weeks of WAU (a week belongs to the month of its
   Thursday, so it reaches up to 3 days outside) and the sessions (2 days before) need;
 - the follow-up events (``activated``, onboarding, ``purchase``) after that window,
@@ -41,6 +42,9 @@ from .schema import TABLES
 __all__ = ["FOLLOW_UP_EVENTS", "MARGIN", "load_period", "table_bounds"]
 
 FOLLOW_UP_EVENTS = ("activated", "onboarding_viewed", "onboarding_completed", "purchase")
+# the optional event columns a period's KPIs use (trial accounts, feature adoption); the
+# others come back empty
+WINDOW_COLUMNS = ("account_id", "feature")
 MARGIN = pd.Timedelta(days=3)
 
 
@@ -132,7 +136,7 @@ def load_period(directory: str | os.PathLike[str], period: Period | str) -> Data
     loaded: dict[str, pd.DataFrame] = {}
     files: dict[str, Path] = {}
     start, end = period.start - MARGIN, period.end + MARGIN
-    window = read_table(events_path, "events", between=(start, end))
+    window = read_table(events_path, "events", columns=list(WINDOW_COLUMNS), between=(start, end))
     ts = window["timestamp"]
     in_period = ((ts >= period.start) & (ts < period.end)).to_numpy()
     period_users = pd.Index(window.loc[in_period, "user_id"].unique(), dtype="str")
@@ -148,10 +152,11 @@ def load_period(directory: str | os.PathLike[str], period: Period | str) -> Data
         files[name] = path
         if name != "events":
             loaded[name] = read_table(path, name)
-    parts = [window, read_table(events_path, "events", where={"event": list(FOLLOW_UP_EVENTS)},
+    parts = [window, read_table(events_path, "events", columns=[], where={"event": list(FOLLOW_UP_EVENTS)},
                                 between=(end, None))]
     if "subscriptions" not in loaded:
-        parts.insert(0, read_table(events_path, "events", where={"event": ["purchase"]}, between=(None, start)))
+        parts.insert(0, read_table(events_path, "events", columns=[], where={"event": ["purchase"]},
+                                   between=(None, start)))
     loaded["events"] = pd.concat(parts, ignore_index=True)
     check_all_references(loaded, files, filtered=("events",))
     bounds = Dataset(directory=directory, tables={n: t for n, t in loaded.items() if n != "events"}).time_bounds
