@@ -154,6 +154,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kpitools`` command."""
     args = _parser().parse_args(argv)
+    from .runtime import tune_memory
+
+    tune_memory()
     try:
         return args.run(args)
     except KpiToolsError as exc:

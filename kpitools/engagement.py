@@ -30,7 +30,8 @@ def active_days(events: pd.DataFrame) -> pd.DataFrame:
     epoch) and the frame's ``attrs["users"]`` (the user ids, by code)."""
     codes, users = pd.factorize(events["user_id"])
     days = epoch_ns(events["timestamp"]) // _DAY_NS
-    key = np.unique(codes.astype(np.int64) * 100_000 + days)  # days since 1970 stay below 100,000
+    # days since 1970 stay below 100,000; a hash unique, then a sort of the (fewer) pairs
+    key = np.sort(pd.unique(codes.astype(np.int64) * 100_000 + days))
     out = pd.DataFrame({"user": key // 100_000, "day": key % 100_000})
     out.attrs["users"] = users
     return out
@@ -108,7 +109,7 @@ def active_users(events: pd.DataFrame, *, period: Period | str,
     dau = in_period.sum() / period.days  # (user, day) pairs of the period / its days
     mau = float(np.mean([distinct(m) for m in months]))
     wau = float(np.mean([distinct(w) for w in weeks])) if weeks else float("nan")
-    period_users = pd.Index(pairs.attrs["users"][np.unique(user[in_period])], dtype="str")
+    period_users = pd.Index(pairs.attrs["users"][pd.unique(user[in_period])], dtype="str")
     if seen_before is None:
         seen_before = users_seen_before(events, period_users, before=period.start)
     new = int((~isin(period_users, seen_before)).sum())

@@ -51,8 +51,11 @@ def unique_visitors(events: pd.DataFrame, *, period: Period | str, by: str | Non
 
 
 def period_flow(leads: pd.DataFrame, *, period: Period | str, events: pd.DataFrame | None = None,
-                by: str | None = None) -> pd.DataFrame:
+                by: str | None = None, visitors: pd.Series | None = None) -> pd.DataFrame:
     """Stage entries during the period.
+
+    ``visitors`` takes :func:`unique_visitors` of the same period and ``by`` when it
+    is already computed (the events are then not read again).
 
     Returns
     -------
@@ -67,7 +70,8 @@ def period_flow(leads: pd.DataFrame, *, period: Period | str, events: pd.DataFra
     period = Period.parse(period)
     rows = []
     groups = [None] if by is None else sorted(set(leads[by].dropna().astype(str)))
-    visitors = unique_visitors(events, period=period, by=by) if events is not None else None
+    if visitors is None and events is not None:
+        visitors = unique_visitors(events, period=period, by=by)
     for group in groups:
         part = leads if group is None else leads[leads[by].astype(str) == group]
         counts = []
@@ -133,7 +137,8 @@ def cohort_conversion(leads: pd.DataFrame, *, period: Period | str, window_days:
 
 
 def trial_funnel(events: pd.DataFrame, *, period: Period | str, window_days: int = 90,
-                 subscriptions: pd.DataFrame | None = None, by: str | None = None) -> pd.DataFrame:
+                 subscriptions: pd.DataFrame | None = None, by: str | None = None,
+                 visitors: pd.Series | None = None) -> pd.DataFrame:
     """Visitors to trials, trials to product-qualified (``activated``) and to paying.
 
     Trial users are the users with a ``trial_started`` event in the period; a trial
@@ -147,7 +152,7 @@ def trial_funnel(events: pd.DataFrame, *, period: Period | str, window_days: int
     DataFrame
         One row per (group and) stage ``visitors``, ``trials``, ``pqls``, ``paid``:
         ``count``, ``rate_from_previous`` (PQL and paid both over trials) and
-        ``median_days`` from the trial start.
+        ``median_days`` from the trial start. ``visitors``: as for :func:`period_flow`.
     """
     period = Period.parse(period)
     trials = events[(events["event"] == "trial_started") & _in(events["timestamp"], period)]
@@ -165,7 +170,8 @@ def trial_funnel(events: pd.DataFrame, *, period: Period | str, window_days: int
     pql = (act.notna() & (act >= start) & (act <= end)).to_numpy()
     # a first paid day is a date: it may fall on the trial's own day, before its time of day
     paid = (paid_at.notna() & (paid_at >= start.dt.normalize()) & (paid_at <= end)).to_numpy()
-    visitors = unique_visitors(events, period=period, by=by)
+    if visitors is None:
+        visitors = unique_visitors(events, period=period, by=by)
     rows = []
     groups = [None] if by is None else sorted(visitors.index)
     for group in groups:
@@ -248,8 +254,9 @@ def funnel_kpis(*, period: Period | str, leads: pd.DataFrame | None = None,
     """
     period = Period.parse(period)
     out: dict[str, float] = {}
+    visitors = unique_visitors(events, period=period) if events is not None else None
     if leads is not None:
-        flow = period_flow(leads, period=period, events=events).set_index("stage")["count"]
+        flow = period_flow(leads, period=period, events=events, visitors=visitors).set_index("stage")["count"]
         out.update({k: int(v) for k, v in flow.items()})
         conv = cohort_conversion(leads, period=period, window_days=window_days).set_index("stage")["count"]
         out["lead_to_sql_rate"] = ratio(conv["sqls"], conv["leads"])
@@ -258,8 +265,8 @@ def funnel_kpis(*, period: Period | str, leads: pd.DataFrame | None = None,
         if events is not None:
             out["visitor_to_lead_rate"] = ratio(flow["leads"], flow["visitors"])
     if events is not None:
-        trial = trial_funnel(events, period=period, window_days=window_days,
-                             subscriptions=subscriptions).set_index("stage")
+        trial = trial_funnel(events, period=period, window_days=window_days, subscriptions=subscriptions,
+                             visitors=visitors).set_index("stage")
         out.setdefault("visitors", int(trial.loc["visitors", "count"]))
         out["visitor_to_trial_rate"] = trial.loc["trials", "rate_from_previous"]
         out["trial_to_pql_rate"] = trial.loc["pqls", "rate_from_previous"]

@@ -40,16 +40,27 @@ def _churn_and_survival(alpha: float, beta: float, horizon: int) -> tuple[np.nda
     return p, np.maximum(s, 1e-300)
 
 
-def _log_likelihood(alpha: float, beta: float, cohorts: Sequence[np.ndarray]) -> float:
-    horizon = max(len(c) for c in cohorts) - 1
-    p, s = _churn_and_survival(alpha, beta, max(horizon, 1))
-    total = 0.0
-    for n in cohorts:
+def _sufficient(cohorts: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The counts the likelihood depends on, summed over cohorts: ``lost[t-1]`` customers
+    lost at the end of period t, and ``alive[t-1]`` customers still there after the last
+    observed period t (the right-censored)."""
+    horizon = max(max(len(c) for c in cohorts) - 1, 1)
+    lost, alive = np.zeros(horizon), np.zeros(horizon)
+    for n in cohorts:  # once per fit, not per evaluation
         if len(n) < 2:
             continue
-        lost = n[:-1] - n[1:]
-        total += float(np.sum(lost * np.log(p[: len(lost)]))) + float(n[-1] * np.log(s[len(lost) - 1]))
-    return total
+        lost[: len(n) - 1] += n[:-1] - n[1:]
+        alive[len(n) - 2] += n[-1]
+    return lost, alive
+
+
+def _log_likelihood(alpha: float, beta: float, counts: tuple[np.ndarray, np.ndarray]) -> float:
+    """LL = sum_t lost_t log P(T = t) + sum_t alive_t log S(t), over the summed counts."""
+    lost, alive = counts
+    p, s = _churn_and_survival(alpha, beta, len(lost))
+    used = lost > 0  # 0 x log 0 counts as 0
+    kept = alive > 0
+    return float(np.dot(lost[used], np.log(p[used])) + np.dot(alive[kept], np.log(s[kept])))
 
 
 @dataclass(frozen=True)
@@ -158,11 +169,13 @@ def fit_sbg_cohorts(cohorts: Sequence[Sequence[float]]) -> SBG:
     if all(a[-1] == a[0] for a in arrays):
         raise ValueError("nobody churned: the churn distribution cannot be estimated")
 
+    counts = _sufficient(arrays)
+
     def objective(log_params: np.ndarray) -> float:
         if np.abs(log_params).max() > 12:  # alpha, beta beyond e^12: a geometric curve
             return 1e300
         a, b = np.exp(log_params)
-        return -_log_likelihood(a, b, arrays)
+        return -_log_likelihood(a, b, counts)
 
     from scipy.optimize import minimize  # imported when a fit is made: scipy takes 0.4 s to load
 
