@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -216,6 +216,16 @@ class Dataset:
     tables: dict[str, pd.DataFrame]
     files: dict[str, Path] = field(default_factory=dict)
     scope: Scope | None = None
+    # values derived from the tables (each period's KPIs, users' first events), computed
+    # once; keyed by the tables' identities, so replacing a table recomputes them
+    cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def cached(self, name: str, compute: Callable[[], object]) -> object:
+        """``compute()`` once per name and set of tables."""
+        key = (name, tuple((n, id(t)) for n, t in self.tables.items()))
+        if key not in self.cache:
+            self.cache[key] = compute()
+        return self.cache[key]
 
     def __getattr__(self, name: str) -> pd.DataFrame | None:
         if name in TABLES:

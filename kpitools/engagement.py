@@ -17,9 +17,8 @@ from .mrr import epoch_ns
 from .periods import Period, period_index
 from .revenue import ratio
 
-__all__ = ["active_days", "active_series", "active_users", "users_seen_before", "active_history", "feature_adoption",
-           "lifecycle",
-           "ENGAGEMENT_KEYS"]
+__all__ = ["active_days", "active_series", "active_users", "first_seen", "users_seen_before", "active_history",
+           "feature_adoption", "lifecycle", "ENGAGEMENT_KEYS"]
 
 ENGAGEMENT_KEYS = ("dau_avg", "wau_avg", "mau", "stickiness", "new_users", "product_adoption_rate")
 _DAY_NS = 86_400 * 10**9
@@ -117,6 +116,18 @@ def active_users(events: pd.DataFrame, *, period: Period | str,
             "new_users": new, "product_adoption_rate": ratio(new, mau)}
 
 
+def first_seen(events: pd.DataFrame) -> pd.Series:
+    """Each user's first event: a Series of UTC timestamps indexed by ``user_id``.
+
+    One factorisation and an integer group-by (the minimum of nanoseconds per user code).
+    """
+    codes, users = pd.factorize(events["user_id"])
+    keep = codes >= 0
+    first = pd.Series(epoch_ns(events["timestamp"])[keep]).groupby(codes[keep]).min()
+    return pd.Series(pd.to_datetime(first.to_numpy(), unit="ns", utc=True),
+                     index=pd.Index(users[first.index.to_numpy()], dtype="str", name="user_id"), name="first_event")
+
+
 def users_seen_before(events: pd.DataFrame, users: pd.Index, *, before: pd.Timestamp) -> pd.Index:
     """The ``users`` that have an event before ``before``: one hash lookup per earlier event
     (no group-by of each user's first event)."""
@@ -189,5 +200,14 @@ def lifecycle(events: pd.DataFrame, *, periods: list[Period | str]) -> pd.DataFr
 
 
 def active_history(events: pd.DataFrame, *, periods: list[Period | str]) -> pd.DataFrame:
-    """:func:`active_users` for each period: one row per period (column ``period``)."""
-    return pd.DataFrame([{"period": str(Period.parse(p)), **active_users(events, period=p)} for p in periods])
+    """:func:`active_users` for each period: one row per period (column ``period``).
+
+    Each user's first event is found once (:func:`first_seen`) for all the periods.
+    """
+    first = first_seen(events)
+    stamps = epoch_ns(first)
+    rows = []
+    for p in (Period.parse(x) for x in periods):
+        seen = first.index[stamps < p.start.value]
+        rows.append({"period": str(p), **active_users(events, period=p, seen_before=seen)})
+    return pd.DataFrame(rows)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .membership import isin
 from .mrr import epoch_ns, first_paid_day
 from .periods import Period
 from .revenue import ratio
@@ -32,6 +33,7 @@ FUNNEL_KEYS = ("visitors", "contacts", "leads", "mqls", "sals", "sqls", "custome
                "visitor_to_trial_rate", "trial_to_pql_rate", "trial_to_paid_rate",
                "pipeline_volume", "weighted_pipeline")
 _DAY = pd.Timedelta(days=1)
+_FUNNEL_EVENTS = ("page_view", "trial_started", "activated", "purchase")
 
 
 def _in(series: pd.Series, period: Period) -> pd.Series:
@@ -281,10 +283,27 @@ def funnel_kpis(*, period: Period | str, leads: pd.DataFrame | None = None,
 def funnel_history(*, periods: list[Period | str], leads: pd.DataFrame | None = None,
                    events: pd.DataFrame | None = None, opportunities: pd.DataFrame | None = None,
                    subscriptions: pd.DataFrame | None = None, window_days: int = 90) -> pd.DataFrame:
-    """:func:`funnel_kpis` for each period: one row per period (column ``period``)."""
-    rows = [{"period": str(Period.parse(p)),
-             **funnel_kpis(period=p, leads=leads, events=events, opportunities=opportunities,
-                           subscriptions=subscriptions, window_days=window_days)} for p in periods]
+    """:func:`funnel_kpis` for each period: one row per period (column ``period``).
+
+    The event log is cut once to the events the funnel reads (page views, trial
+    starts, activations, purchases) in time order; each period then gets its own
+    slice plus the activations and purchases of every date, not the whole log.
+    """
+    periods = [Period.parse(p) for p in periods]
+    parts: list[pd.DataFrame | None] = [None] * len(periods)
+    if events is not None:
+        columns = [c for c in ("user_id", "timestamp", "event", "account_id", "channel") if c in events]
+        used = events.loc[isin(events["event"], _FUNNEL_EVENTS), columns]
+        used = used.sort_values("timestamp", kind="stable", ignore_index=True)
+        later = used[isin(used["event"], ["activated", "purchase"])]
+        for i, p in enumerate(periods):
+            lo, hi = used["timestamp"].searchsorted([p.start, p.end])
+            outside = ((later["timestamp"] < p.start) | (later["timestamp"] >= p.end)).to_numpy()
+            parts[i] = pd.concat([used.iloc[lo:hi], later[outside]], ignore_index=True)
+    rows = [{"period": str(p),
+             **funnel_kpis(period=p, leads=leads, events=part, opportunities=opportunities,
+                           subscriptions=subscriptions, window_days=window_days)}
+            for p, part in zip(periods, parts, strict=True)]
     return pd.DataFrame(rows)
 
 

@@ -21,6 +21,7 @@ from .engagement import ENGAGEMENT_KEYS, active_users, feature_adoption
 from .errors import PeriodError
 from .funnel import FUNNEL_KEYS, funnel_kpis
 from .nps import nps_score, outside_indicators
+from .period_data import period_view
 from .periods import Period
 from .revenue import REVENUE_KEYS, early_churn_rate, revenue_metrics
 from .sessions import SESSION_KEYS, session_metrics
@@ -70,11 +71,22 @@ def compute_kpis(data: Dataset, period: Period | str) -> KpiValues:
     dict
         ``{key: number or None}`` in registration order; keys of families whose
         tables are absent are left out.
+
+    Notes
+    -----
+    The families see the period's slice of the event log (:func:`period_view`:
+    the period with 3 days either side, the follow-up events after it, and who was
+    seen before it), and the result is kept on the Dataset, so a history and the
+    tiles of the same periods compute each period once.
     """
     period = Period.parse(period)
     if data.scope is not None and data.scope.period != period:
         raise PeriodError(f"this Dataset was read for {data.scope.period} only (load_period); "
                           f"read it with kpitools.load for {period}")
+    return dict(data.cached(f"kpis {period}", lambda: _compute(period_view(data, period), period)))
+
+
+def _compute(data: Dataset, period: Period) -> KpiValues:
     out: KpiValues = {}
     for family in FAMILIES:
         if not data.has(*family.needs):

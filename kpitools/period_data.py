@@ -39,7 +39,7 @@ from .errors import DataError
 from .periods import Period
 from .schema import TABLES
 
-__all__ = ["FOLLOW_UP_EVENTS", "MARGIN", "load_period", "table_bounds"]
+__all__ = ["FOLLOW_UP_EVENTS", "MARGIN", "load_period", "period_view", "table_bounds"]
 
 FOLLOW_UP_EVENTS = ("activated", "onboarding_viewed", "onboarding_completed", "purchase")
 # the optional event columns a period's KPIs use (trial accounts, feature adoption); the
@@ -165,6 +165,48 @@ def load_period(directory: str | os.PathLike[str], period: Period | str) -> Data
         bounds = pd.concat([bounds, events_bounds], ignore_index=True) if len(bounds) else events_bounds
     scope = Scope(period=period, start=start, end=end, time_bounds=bounds, pending=seen_before)
     return Dataset(directory=directory, tables=loaded, files=files, scope=scope)
+
+
+def period_view(data: Dataset, period: Period | str) -> Dataset:
+    """The slice :func:`load_period` reads, cut from a Dataset already in memory.
+
+    :func:`kpitools.compute_kpis` works on it, so that a history of many periods
+    handles each period's events rather than the whole log each time. The
+    follow-up events and each user's first event are found once per Dataset.
+    """
+    period = Period.parse(period)
+    if data.scope is not None or data.events is None:
+        return data
+    from .engagement import first_seen
+    from .membership import isin
+
+    events = data.cached("events_by_time", lambda: _by_time(data.events))
+    start, end = period.start - MARGIN, period.end + MARGIN
+    lo, hi = events["timestamp"].searchsorted([start, end])
+    window = events.iloc[lo:hi]  # a slice: no copy
+    follow = data.cached("follow_up_events",
+                         lambda: events[isin(events["event"], FOLLOW_UP_EVENTS)])
+    parts = [window, follow[(follow["timestamp"] >= end).to_numpy()]]
+    if not data.has("subscriptions"):
+        purchases = follow[(follow["event"] == "purchase").to_numpy()]
+        parts.insert(0, purchases[(purchases["timestamp"] < start).to_numpy()])
+    first = data.cached("first_seen", lambda: first_seen(events))
+    wts = window["timestamp"]
+    users = pd.Index(window.loc[((wts >= period.start) & (wts < period.end)).to_numpy(), "user_id"].unique(),
+                     dtype="str")
+    before = first.reindex(users)
+    seen = users[(before < period.start).to_numpy(dtype=bool)]
+    tables = {**data.tables, "events": pd.concat(parts, ignore_index=True)}
+    scope = Scope(period=period, start=start, end=end, time_bounds=data.time_bounds, pending=seen)
+    return Dataset(directory=data.directory, tables=tables, files=data.files, scope=scope)
+
+
+def _by_time(events: pd.DataFrame) -> pd.DataFrame:
+    """The events in time order (ties keep their order): the frame itself when it already
+    is, as most exports are."""
+    if events["timestamp"].is_monotonic_increasing:
+        return events
+    return events.sort_values("timestamp", kind="stable", ignore_index=True)
 
 
 def table_bounds_of(path: Path) -> pd.DataFrame | None:

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kpitools.activation import activation, onboarding_steps, signups
-from kpitools.engagement import active_series, active_users, feature_adoption, lifecycle
+from kpitools.engagement import active_history, active_series, active_users, feature_adoption, first_seen, lifecycle
 from kpitools.nps import nps_by, nps_score, outside_indicators
 from kpitools.sessions import session_metrics, sessionize
 from kpitools.validate import check_table
@@ -160,3 +160,13 @@ def test_active_counts_are_ordered(rows):
         assert s.loc[s["day"] == day, "wau"].iloc[0] == window["user_id"].nunique()
     v = active_users(events, period="2024-02")
     assert np.isnan(v["stickiness"]) or 0 <= v["stickiness"] <= 1
+
+
+def test_first_seen_and_history_reuse_it(events):
+    first = first_seen(events)
+    assert first["c"] == pd.Timestamp("2023-12-20T12:00:00Z")
+    assert first["a"] == pd.Timestamp("2023-12-31T23:50:00Z") and len(first) == 5
+    history = active_history(events, periods=["2023-12", "2024-01"]).set_index("period")
+    assert history.loc["2023-12", "new_users"] == 2  # c and a
+    assert history.loc["2024-01", "new_users"] == 3  # b, d, e
+    assert history.loc["2024-01", "mau"] == 4

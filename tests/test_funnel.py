@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kpitools.event_funnel import event_funnel, funnel_paths, time_to_convert, window_complete
-from kpitools.funnel import cohort_conversion, funnel_kpis, period_flow, pipeline, trial_funnel
+from kpitools.funnel import cohort_conversion, funnel_history, funnel_kpis, period_flow, pipeline, trial_funnel
 from kpitools.validate import check_table
 
 NA = None
@@ -267,3 +267,16 @@ def test_channel_conversion(leads, events):
     assert pd.isna(t.loc["paid", "visitor_to_lead_rate_prev"])  # no paid visitor in December
     assert t.loc["organic", "visitor_to_lead_rate_prev"] == 0
     assert t.loc["organic", "visitor_to_lead_rate_change_pts"] == 100.0
+
+
+def test_funnel_history_by_hand(leads, events, subs):
+    history = funnel_history(periods=["2023-12", "2024-01"], leads=leads, events=events,
+                             subscriptions=subs).set_index("period")
+    jan = history.loc["2024-01"]
+    assert (jan["visitors"], jan["leads"], jan["customers_won"]) == (4, 3, 1)
+    assert jan["visitor_to_trial_rate"] == 2 / 4 and jan["trial_to_paid_rate"] == 1 / 2
+    assert jan["trial_to_pql_rate"] == 1 / 2  # u1 within 2 days; u2 after 101 days
+    dec = history.loc["2023-12"]
+    # v9's page view of 30 Dec; u3's trial of 28 Dec never activated nor paid
+    assert dec["visitors"] == 1 and dec["visitor_to_trial_rate"] == 1
+    assert dec["trial_to_pql_rate"] == 0 and dec["trial_to_paid_rate"] == 0

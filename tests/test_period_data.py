@@ -24,11 +24,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from kpitools import compute_kpis, load
+from kpitools import kpis as kpis_module
 from kpitools.data import read_table
 from kpitools.engagement import active_users
 from kpitools.errors import DataError, PeriodError
 from kpitools.membership import isin, positions
 from kpitools.period_data import load_period, table_bounds
+from kpitools.periods import Period
 
 ROWS = [
     ("c", "2023-03-01T10:00:00Z", "page_view"),
@@ -85,10 +87,21 @@ def test_period_keys_by_hand(log_dir):
     assert k["trial_to_pql_rate"] == 1   # e activated the day after its trial
 
 
-def test_same_keys_as_the_whole_history(small_dir):
+@pytest.mark.parametrize("period", ["2025-03", "2025-Q2", "2025-W20", "2025-01"])
+def test_same_keys_as_the_whole_history(small_dir, period):
     full = load(small_dir)
-    for period in ("2025-03", "2025-Q2", "2025-W20", "2025-01"):
-        assert compute_kpis(load_period(small_dir, period), period) == compute_kpis(full, period), period
+    # every family run over the whole log, as a reader without slices would
+    whole = kpis_module._compute(full, Period.parse(period))
+    assert compute_kpis(full, period) == whole             # the in-memory slice (period_view)
+    assert compute_kpis(load_period(small_dir, period), period) == whole  # the slice read from disk
+
+
+def test_kpis_are_computed_once_per_dataset_and_period(small_dir):
+    data = load(small_dir)
+    first = compute_kpis(data, "2025-03")
+    first["mau"] = -1  # the caller's copy
+    assert compute_kpis(data, "2025-03")["mau"] != -1
+    assert sum(1 for k in data.cache if k[0] == "kpis 2025-03") == 1
 
 
 def test_without_subscriptions_earlier_purchases_are_read(small_dir, tmp_path):
@@ -167,3 +180,23 @@ def test_isin_and_positions_on_strings_and_other_dtypes():
     assert sorted(positions(s, pd.Index(["c", "a"], dtype="str"))) == [0, 1]
     assert positions(pd.Series([3, 5, 3]), pd.Index([5, 3])).tolist() == [1, 0, 1]
     assert np.asarray(positions(s, pd.Index([], dtype="str"))).size == 0
+
+
+def test_events_out_of_time_order_give_the_same_keys(small_dir):
+    data = load(small_dir)
+    shuffled = load(small_dir)
+    shuffled.tables["events"] = shuffled.events.sample(frac=1.0, random_state=5).reset_index(drop=True)
+    assert compute_kpis(shuffled, "2025-04") == compute_kpis(data, "2025-04")
+
+
+def test_funnel_history_matches_each_period_over_the_whole_log(small_dir):
+    from kpitools.funnel import funnel_history, funnel_kpis
+
+    data = load(small_dir)
+    periods = ["2025-02", "2025-03", "2025-Q2"]
+    history = funnel_history(periods=periods, leads=data.leads, events=data.events,
+                             opportunities=data.opportunities, subscriptions=data.subscriptions)
+    for row, p in zip(history.to_dict("records"), periods, strict=True):
+        whole = funnel_kpis(period=p, leads=data.leads, events=data.events, opportunities=data.opportunities,
+                            subscriptions=data.subscriptions)
+        assert {k: row[k] for k in whole} == pytest.approx(whole, nan_ok=True), p
