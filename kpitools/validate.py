@@ -77,6 +77,20 @@ def _fail(
     raise InvalidValueError(message, file=source.file, column=column, rows=numbers)
 
 
+def _blank(series: pd.Series) -> np.ndarray:
+    """Empty or whitespace-only strings (False for missing values). On Arrow strings a
+    classification kernel, which allocates no stripped copy of the column."""
+    if isinstance(series.dtype, pd.StringDtype) and hasattr(series.array, "__arrow_array__"):
+        import pyarrow.compute as pc
+
+        values = series.array.__arrow_array__()
+        blank = pc.or_(pc.utf8_is_space(values), pc.equal(pc.binary_length(values), 0))
+        if not pc.any(blank).as_py():  # the usual case: nothing to mark
+            return np.zeros(len(series), dtype=bool)
+        return blank.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+    return series.astype("str").str.strip().eq("").fillna(False).to_numpy(dtype=bool)
+
+
 def _to_text(series: pd.Series) -> pd.Series:
     if pd.api.types.is_float_dtype(series):
         # An integer id column with gaps arrives as float from some writers: 7.0 -> "7".
@@ -115,8 +129,7 @@ def _parse_column(raw: pd.DataFrame, col: Column, source: Source) -> pd.Series:
     present = series.notna().to_numpy().copy()
     if col.kind in ("text", "id", "choice") and (
             series.dtype == object or pd.api.types.is_string_dtype(series)):
-        blank = series.astype("str").str.strip().eq("")
-        present = present & ~blank.fillna(False).to_numpy(dtype=bool)
+        present = present & ~_blank(series)
 
     if not col.nullable and col.required and not present.all():
         _fail(raw, source, col.name, ~present, "no value", "a value in every row")
