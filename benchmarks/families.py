@@ -9,6 +9,15 @@ from pathlib import Path
 
 PERIOD_MONTHS = 12  # the MRR bridge and cohorts span the twelve months to the period
 
+# the frames a kpitools family loaded, kept so that the runner can measure their in-memory
+# size after the clock has stopped (their peak memory is compared with it)
+LOADED: list = []
+
+
+def _loaded(*frames):
+    LOADED.extend(frames)
+    return frames[0] if len(frames) == 1 else frames
+
 
 def _months(period: str) -> list:
     from kpitools.periods import Period
@@ -35,7 +44,9 @@ def _round(d: dict) -> dict:
 def kt_load(data_dir: str, period: str) -> dict:
     import kpitools
 
-    return {name: len(frame) for name, frame in kpitools.load(data_dir).tables.items()}
+    data = kpitools.load(data_dir)
+    _loaded(*data.tables.values())
+    return {name: len(frame) for name, frame in data.tables.items()}
 
 
 def db_load(data_dir: str, period: str) -> dict:
@@ -51,7 +62,7 @@ def kt_mrr(data_dir: str, period: str) -> dict:
     from kpitools.data import read_table
     from kpitools.mrr import mrr_movements
 
-    subs = read_table(Path(data_dir) / "subscriptions.parquet")
+    subs = _loaded(read_table(Path(data_dir) / "subscriptions.parquet"))
     t = mrr_movements(subs, periods=_months(period))
     cols = ["mrr", "new_mrr", "expansion_mrr", "contraction_mrr", "churned_mrr", "reactivation_mrr"]
     return _round(t[cols].sum().to_dict())
@@ -91,7 +102,7 @@ def kt_cohorts(data_dir: str, period: str) -> dict:
     from kpitools.data import read_table
     from kpitools.retention import revenue_cohorts
 
-    subs = read_table(Path(data_dir) / "subscriptions.parquet")
+    subs = _loaded(read_table(Path(data_dir) / "subscriptions.parquet"))
     t = revenue_cohorts(subs, through=period)
     return {"cells": len(t), "active": int(t["active"].sum()), "members": int(t["cohort_size"].sum())}
 
@@ -125,7 +136,7 @@ def kt_funnel(data_dir: str, period: str) -> dict:
     from kpitools.data import read_table
     from kpitools.funnel import cohort_conversion, period_flow
 
-    leads = read_table(Path(data_dir) / "leads.parquet")
+    leads = _loaded(read_table(Path(data_dir) / "leads.parquet"))
     flow = period_flow(leads, period=period).set_index("stage")["count"]
     conv = cohort_conversion(leads, period=period).set_index("stage")["count"]
     return {**{f"flow_{k}": int(v) for k, v in flow.items()}, **{f"cohort_{k}": int(v) for k, v in conv.items()}}
@@ -159,7 +170,7 @@ def kt_event_funnel(data_dir: str, period: str) -> dict:
     from kpitools.data import read_table
     from kpitools.event_funnel import event_funnel
 
-    events = read_table(Path(data_dir) / "events.parquet", columns=[], where={"event": list(STEPS)})
+    events = _loaded(read_table(Path(data_dir) / "events.parquet", columns=[], where={"event": list(STEPS)}))
     t = event_funnel(events, STEPS, period=period, window=pd.Timedelta(days=30))
     return {f"step_{i + 1}": int(v) for i, v in enumerate(t["users"])}
 
@@ -187,12 +198,16 @@ def db_event_funnel(data_dir: str, period: str) -> dict:
 
 
 def kt_active(data_dir: str, period: str) -> dict:
+    import pandas as pd
+
     from kpitools.data import read_table
     from kpitools.engagement import active_series
     from kpitools.periods import Period
 
-    events = read_table(Path(data_dir) / "events.parquet", columns=[])
     p = Period.parse(period)
+    # the month and the 29 days before it that its trailing 30-day windows reach back to
+    events = _loaded(read_table(Path(data_dir) / "events.parquet", columns=[],
+                                between=(p.start - pd.Timedelta(days=30), p.end)))
     s = active_series(events, start=p.start, end=p.end)
     return {c: int(s[c].sum()) for c in ("dau", "wau", "mau")}
 
@@ -221,7 +236,7 @@ def kt_sessions(data_dir: str, period: str) -> dict:
     from kpitools.data import read_table
     from kpitools.sessions import sessionize
 
-    s = sessionize(read_table(Path(data_dir) / "events.parquet", columns=[]))
+    s = sessionize(_loaded(read_table(Path(data_dir) / "events.parquet", columns=[])))
     return {"sessions": len(s), "pages": int(s["pages"].sum()), "bounces": int(s["bounce"].sum()),
             "total_seconds": round(float(s["duration_s"].sum()))}
 
@@ -251,3 +266,20 @@ FAMILIES = {
     "DAU/WAU/MAU series (one month)": (kt_active, db_active),
     "sessionisation (whole log)": (kt_sessions, db_sessions),
 }
+
+
+# --- kpitools only: the overview's work, for peak memory against the loaded tables ----------------
+
+
+def kt_history(data_dir: str, period: str) -> dict:
+    import kpitools
+    from kpitools.compare import kpi_history
+    from kpitools.periods import Period
+
+    data = kpitools.load(data_dir)
+    _loaded(*data.tables.values())
+    history = kpi_history(data, Period.parse(period).last_n(13), keys=["mrr", "mau", "new_users"])
+    return {"periods": len(history), "mau": float(history["mau"].iloc[-1])}
+
+
+KPITOOLS_ONLY = {"load + KPIs of 13 periods (the overview's history)": kt_history}

@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 from .data import Dataset, load, read_table
 from .errors import DataError, KpiToolsError, MissingTableError, PeriodError, ReportError
 from .kpis import compute_kpis
+from .period_data import load_period
 from .periods import Period, latest_complete, period_range
 from .validate import check_table
 
@@ -18,6 +19,7 @@ __all__ = [
     "__version__",
     "Dataset",
     "load",
+    "load_period",
     "read_table",
     "check_table",
     "compute_kpis",
