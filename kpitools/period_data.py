@@ -137,14 +137,6 @@ def load_period(directory: str | os.PathLike[str], period: Period | str) -> Data
     files: dict[str, Path] = {}
     start, end = period.start - MARGIN, period.end + MARGIN
     window = read_table(events_path, "events", columns=list(WINDOW_COLUMNS), between=(start, end))
-    ts = window["timestamp"]
-    in_period = ((ts >= period.start) & (ts < period.end)).to_numpy()
-    period_users = pd.Index(window.loc[in_period, "user_id"].unique(), dtype="str")
-    # the one pass over the earlier history runs in a thread (pyarrow releases the GIL)
-    # while the other tables are read and validated and the KPIs computed
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kpitools-history")
-    seen_before = pool.submit(_seen_before, events_path, period, period_users)
-    pool.shutdown(wait=False)
     for name in TABLES:
         path = find_table_file(directory, name)
         if path is None:
@@ -157,6 +149,15 @@ def load_period(directory: str | os.PathLike[str], period: Period | str) -> Data
     if "subscriptions" not in loaded:
         parts.insert(0, read_table(events_path, "events", columns=[], where={"event": ["purchase"]},
                                    between=(None, start)))
+    ts = window["timestamp"]
+    in_period = ((ts >= period.start) & (ts < period.end)).to_numpy()
+    period_users = pd.Index(window.loc[in_period, "user_id"].unique(), dtype="str")
+    # the one pass over the earlier history runs in a thread (pyarrow releases the GIL) while
+    # the KPIs are computed; it starts after the other reads, which would otherwise queue
+    # behind it in pyarrow's thread pool
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kpitools-history")
+    seen_before = pool.submit(_seen_before, events_path, period, period_users)
+    pool.shutdown(wait=False)
     loaded["events"] = pd.concat(parts, ignore_index=True)
     check_all_references(loaded, files, filtered=("events",))
     bounds = Dataset(directory=directory, tables={n: t for n, t in loaded.items() if n != "events"}).time_bounds

@@ -170,12 +170,13 @@ def fit_sbg_cohorts(cohorts: Sequence[Sequence[float]]) -> SBG:
         raise ValueError("nobody churned: the churn distribution cannot be estimated")
 
     counts = _sufficient(arrays)
+    scale = float(sum(a[0] for a in arrays))  # per customer: the tolerances below are then relative
 
     def objective(log_params: np.ndarray) -> float:
         if np.abs(log_params).max() > 12:  # alpha, beta beyond e^12: a geometric curve
             return 1e300
         a, b = np.exp(log_params)
-        return -_log_likelihood(a, b, counts)
+        return -_log_likelihood(a, b, counts) / scale
 
     from scipy.optimize import minimize  # imported when a fit is made: scipy takes 0.4 s to load
 
@@ -186,7 +187,7 @@ def fit_sbg_cohorts(cohorts: Sequence[Sequence[float]]) -> SBG:
         if best is None or result.fun < best.fun:
             best = result
     alpha, beta = np.exp(best.x)
-    return SBG(float(alpha), float(beta), float(-best.fun), len(arrays),
+    return SBG(float(alpha), float(beta), _log_likelihood(float(alpha), float(beta), counts), len(arrays),
                int(sum(a[0] for a in arrays)))
 
 
