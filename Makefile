@@ -9,6 +9,8 @@ PERIOD ?= latest-month,latest-quarter
 DATA   ?= data/sample
 OUT    ?= reports
 JOBS   ?= 2
+# e.g. BENCH_ARGS="--scales 1 --repeat 1" for a quick run (default: 1, 10 and 24x the sample, 3 runs)
+BENCH_ARGS ?=
 
 .PHONY: install report test lint lab sample bench clean
 
@@ -39,7 +41,7 @@ sample: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache .hypothesis
