@@ -65,19 +65,22 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_kpis(args: argparse.Namespace) -> int:
     from .data import load
-    from .kpis import compute_kpis
+    from .kpis import compute_kpis, families_for
     from .period_data import load_period, table_bounds
 
     bounds = table_bounds(args.data).dropna()
     if bounds.empty:  # no dated rows: let load() say what is wrong with the directory
         bounds = load(args.data).time_bounds
     periods = _periods(args, (bounds["first"].min(), bounds["last"].max()))
+    keys = [k.strip() for k in args.keys.split(",") if k.strip()] if args.keys else None
+    if keys is not None:
+        families_for(keys)  # an unknown key is an error before any reading
     many = len(periods) > 1
     if many:  # several periods: the whole history once
         data = load(args.data)
-        out = {str(p): compute_kpis(data, p) for p in periods}
+        out = {str(p): compute_kpis(data, p, keys=keys) for p in periods}
     else:  # one period: only what it needs (see kpitools.period_data)
-        out = compute_kpis(load_period(args.data, periods[0]), periods[0])
+        out = compute_kpis(load_period(args.data, periods[0]), periods[0], keys=keys)
     print(f"kpis for {', '.join(map(str, periods))}", file=sys.stderr)
     json.dump(out, sys.stdout, indent=2)
     sys.stdout.write("\n")
@@ -135,6 +138,8 @@ def _parser() -> argparse.ArgumentParser:
 
     kp = sub.add_parser("kpis", help="print the period's KPIs as JSON")
     data_and_period(kp)
+    kp.add_argument("--keys", help="comma-separated KPI keys to compute (default: all), e.g. mrr,nrr,mau; "
+                    "only the families that compute them run")
     kp.set_defaults(run=_cmd_kpis)
 
     ck = sub.add_parser("check", help="validate a data directory")

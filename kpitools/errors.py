@@ -69,3 +69,7 @@ class PeriodError(KpiToolsError, ValueError):
 
 class ReportError(KpiToolsError):
     """One or more notebooks failed while rendering reports."""
+
+
+class KeyNameError(KpiToolsError, ValueError):
+    """A KPI key that no metric family computes."""

@@ -9,7 +9,7 @@ the key is defined but not computable, for example a rate over zero).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,8 +18,8 @@ from .activation import ACTIVATION_KEYS, activation
 from .data import Dataset
 from .economics import UNIT_KEYS, unit_economics
 from .engagement import ENGAGEMENT_KEYS, active_users, feature_adoption
-from .errors import PeriodError
-from .funnel import FUNNEL_KEYS, funnel_kpis
+from .errors import KeyNameError, PeriodError
+from .funnel import FUNNEL_KEYS, funnel_kpis, unique_visitors
 from .nps import nps_score, outside_indicators
 from .period_data import period_view
 from .periods import Period
@@ -27,7 +27,7 @@ from .revenue import REVENUE_KEYS, early_churn_rate, revenue_metrics
 from .sessions import SESSION_KEYS, session_metrics
 from .spend import cost_to_serve, spend_totals
 
-__all__ = ["KpiFamily", "FAMILIES", "register", "compute_kpis"]
+__all__ = ["KpiFamily", "FAMILIES", "register", "compute_kpis", "families_for"]
 
 KpiValues = dict[str, float | int | None]
 
@@ -63,8 +63,14 @@ def _clean(value: object) -> float | int | None:
     return round(number, 6) if math.isfinite(number) else None
 
 
-def compute_kpis(data: Dataset, period: Period | str) -> KpiValues:
+def compute_kpis(data: Dataset, period: Period | str, *, keys: Sequence[str] | None = None) -> KpiValues:
     """Every registered KPI for one period whose tables are present.
+
+    Parameters
+    ----------
+    keys : sequence of str, optional
+        Only these keys (``feature_adoption_rate`` for every feature's); only the
+        families that compute them run. Default: every key.
 
     Returns
     -------
@@ -83,12 +89,29 @@ def compute_kpis(data: Dataset, period: Period | str) -> KpiValues:
     if data.scope is not None and data.scope.period != period:
         raise PeriodError(f"this Dataset was read for {data.scope.period} only (load_period); "
                           f"read it with kpitools.load for {period}")
-    return dict(data.cached(f"kpis {period}", lambda: _compute(period_view(data, period), period)))
+    families = FAMILIES if keys is None else families_for(keys)
+    name = f"kpis {period}" if keys is None else f"kpis {period} {','.join(f.name for f in families)}"
+    values = data.cached(name, lambda: _compute(period_view(data, period), period, families))
+    if keys is None:
+        return dict(values)
+    return {k: v for k, v in values.items() if k in keys or k.split(".")[0] in keys}
 
 
-def _compute(data: Dataset, period: Period) -> KpiValues:
+def families_for(keys: Sequence[str]) -> list[KpiFamily]:
+    """The families that compute any of ``keys``; raises KeyNameError naming unknown keys."""
+    known = {k for f in FAMILIES for k in f.keys} | {"feature_adoption_rate"}
+    unknown = [k for k in keys if k.split(".")[0] not in known]
+    if unknown:
+        raise KeyNameError(f"unknown KPI key {', '.join(map(repr, unknown))}; the keys are those of "
+                           "`kpitools kpis` (spec/metrics.md)")
+    wanted = {k.split(".")[0] for k in keys}
+    return [f for f in FAMILIES if wanted & set(f.keys) or (f.name == "feature_adoption"
+                                                            and "feature_adoption_rate" in wanted)]
+
+
+def _compute(data: Dataset, period: Period, families: Sequence[KpiFamily] | None = None) -> KpiValues:
     out: KpiValues = {}
-    for family in FAMILIES:
+    for family in FAMILIES if families is None else families:
         if not data.has(*family.needs):
             continue
         values = family.compute(data, period, out)
@@ -136,13 +159,27 @@ def _funnel(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
                        opportunities=data.opportunities, subscriptions=data.subscriptions)
 
 
-@register("engagement", needs=("events",), keys=(*ENGAGEMENT_KEYS, *SESSION_KEYS, *ACTIVATION_KEYS))
-def _engagement(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
+@register("active_users", needs=("events",), keys=ENGAGEMENT_KEYS)
+def _active(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
     seen_before = data.scope.seen_before if data.scope is not None else None
-    values = active_users(data.events, period=period, seen_before=seen_before)
-    values.update(session_metrics(data.events, period=period).to_dict("records")[0])
-    values.update(activation(data.events, period=period))
-    return values
+    return active_users(data.events, period=period, seen_before=seen_before)
+
+
+@register("visitors", needs=("events",), keys=("unique_visitors",))
+def _visitors(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
+    if "visitors" in so_far:  # the funnel counted them
+        return {"unique_visitors": so_far["visitors"]}
+    return {"unique_visitors": int(unique_visitors(data.events, period=period).get("all", 0))}
+
+
+@register("sessions", needs=("events",), keys=tuple(k for k in SESSION_KEYS if k != "unique_visitors"))
+def _sessions(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
+    return session_metrics(data.events, period=period).to_dict("records")[0]
+
+
+@register("activation", needs=("events",), keys=ACTIVATION_KEYS)
+def _activation(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
+    return activation(data.events, period=period)
 
 
 @register("feature_adoption", needs=("events",), keys=())

@@ -85,3 +85,25 @@ def test_cli_period_outside_the_data(tiny_dir, capsys):
     assert main(["kpis", "--data", str(tiny_dir), "--period", "2030-01"]) == 2
     assert "period 2030-01 lies outside the data, which runs from 2024-01-03 to 2024-03-05" in \
         capsys.readouterr().err
+
+
+def test_cli_kpis_keys_runs_only_what_they_need(tiny_dir, capsys):
+    assert main(["kpis", "--data", str(tiny_dir), "--period", "2024-02", "--keys", "mrr, customers"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"mrr": 1100.0, "customers": 2}  # A1 100 + A2 1000
+
+
+def test_cli_kpis_unknown_key_is_one_message(tiny_dir, capsys):
+    assert main(["kpis", "--data", str(tiny_dir), "--keys", "mrr,monthly_magic"]) == 2
+    assert "unknown KPI key 'monthly_magic'" in capsys.readouterr().err
+
+
+def test_keys_select_families_and_feature_keys(small_dir):
+    data = kpitools.load(small_dir)
+    everything = kpitools.compute_kpis(data, "2025-05")
+    some = kpitools.compute_kpis(data, "2025-05", keys=["mau", "unique_visitors", "feature_adoption_rate"])
+    features = {k for k in everything if k.startswith("feature_adoption_rate.")}
+    assert features and set(some) == {"mau", "unique_visitors", *features}
+    assert all(some[k] == everything[k] for k in some)
+    assert [f.name for f in kpitools.kpis.families_for(["new_users"])] == ["active_users"]
+    with pytest.raises(kpitools.KpiToolsError, match="unknown KPI key 'nope'"):
+        kpitools.compute_kpis(data, "2025-05", keys=["nope"])
