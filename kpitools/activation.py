@@ -17,6 +17,9 @@ __all__ = ["signups", "activation", "onboarding_steps", "ACTIVATION_KEYS"]
 ACTIVATION_KEYS = ("activation_rate", "time_to_value_days", "onboarding_view_rate",
                    "onboarding_completion_rate")
 _DAY = pd.Timedelta(days=1)
+# the events that follow a signup, and the column of the first one at or after it
+_FOLLOW_UPS = (("activated", "activated_at"), ("onboarding_viewed", "viewed_at"),
+               ("onboarding_completed", "completed_at"))
 
 
 def _first(events: pd.DataFrame, name: str) -> pd.Series:
@@ -42,12 +45,11 @@ def signups(events: pd.DataFrame, *, period: Period | str, days: int = 14) -> pd
     out = pd.DataFrame({"user_id": s["user_id"].to_numpy(),
                         "signup_at": s["timestamp"].dt.as_unit("ns").to_numpy()})
     out["signup_at"] = pd.Series(out["signup_at"], dtype="datetime64[ns, UTC]")
-    follow = events.loc[events["event"].isin(["activated", "onboarding_viewed", "onboarding_completed"]).to_numpy(),
+    follow = events.loc[events["event"].isin([name for name, _ in _FOLLOW_UPS]).to_numpy(),
                         ["user_id", "timestamp", "event"]]
     later = follow[isin(follow["user_id"], out["user_id"])]
     start = out.set_index("user_id")["signup_at"]
-    for name, column in (("activated", "activated_at"), ("onboarding_viewed", "viewed_at"),
-                         ("onboarding_completed", "completed_at")):
+    for name, column in _FOLLOW_UPS:
         hits = later[later["event"] == name][["user_id", "timestamp"]]
         hits = hits[hits["timestamp"].to_numpy() >= start.reindex(hits["user_id"]).to_numpy()]
         first = hits.groupby("user_id")["timestamp"].min()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .membership import isin, positions
+from .membership import isin, occurring
 from .mrr import epoch_ns
 from .periods import Period, period_index
 from .revenue import ratio
@@ -131,10 +131,7 @@ def first_seen(events: pd.DataFrame) -> pd.Series:
 def users_seen_before(events: pd.DataFrame, users: pd.Index, *, before: pd.Timestamp) -> pd.Index:
     """The ``users`` that have an event before ``before``: one hash lookup per earlier event
     (no group-by of each user's first event)."""
-    earlier = events.loc[(events["timestamp"] < before).to_numpy(), "user_id"]
-    seen = np.zeros(len(users), dtype=bool)
-    seen[positions(earlier, users)] = True
-    return users[seen]
+    return occurring(users, events.loc[(events["timestamp"] < before).to_numpy(), "user_id"])
 
 
 def _iso_weeks(period: Period) -> list[Period]:

@@ -31,10 +31,19 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from .data import Dataset, Scope, _time_filters, check_all_references, find_table_file, load, no_tables, read_table
+from .data import (
+    Dataset,
+    Scope,
+    _time_filters,
+    _utc,
+    check_all_references,
+    find_table_file,
+    load,
+    no_tables,
+    read_table,
+)
 from .errors import DataError
 from .periods import Period
 from .schema import TABLES
@@ -66,15 +75,23 @@ def table_bounds(directory: str | os.PathLike[str]) -> pd.DataFrame:
         path = find_table_file(directory, name)
         if path is None or not spec.time_column:
             continue
-        bounds = _parquet_bounds(path, spec.time_column) if path.suffix == ".parquet" else None
-        if bounds is None:
-            values = read_table(path, name, columns=[spec.time_column])[spec.time_column].dropna()
-            bounds = (values.min(), values.max()) if len(values) else None
-        if bounds is not None:
-            rows.append({"table": name, "column": spec.time_column, "first": bounds[0], "last": bounds[1]})
+        rows += _bounds(path, name)
     if not rows and not any(find_table_file(directory, n) for n in TABLES):
         raise no_tables(directory, list(TABLES))
     return pd.DataFrame(rows, columns=["table", "column", "first", "last"])
+
+
+def _bounds(path: Path, name: str) -> list[dict]:
+    """A table's row of :func:`table_bounds` ([] when it holds no dated row): from the
+    Parquet statistics, else by reading and validating its time column."""
+    column = TABLES[name].time_column
+    bounds = _parquet_bounds(path, column) if path.suffix == ".parquet" else None
+    if bounds is None:
+        values = read_table(path, name, columns=[column])[column].dropna()
+        if values.empty:
+            return []
+        bounds = (values.min(), values.max())
+    return [{"table": name, "column": column, "first": bounds[0], "last": bounds[1]}]
 
 
 def _parquet_bounds(path: Path, column: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
@@ -83,7 +100,10 @@ def _parquet_bounds(path: Path, column: str) -> tuple[pd.Timestamp, pd.Timestamp
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    meta = pq.ParquetFile(path).metadata
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except (OSError, ValueError):  # unreadable: read_table says so, naming the file
+        return None
     schema = meta.schema.to_arrow_schema()
     if column not in schema.names:
         return None
@@ -103,12 +123,7 @@ def _parquet_bounds(path: Path, column: str) -> tuple[pd.Timestamp, pd.Timestamp
         highs.append(stats.max)
     if not lows:
         return None
-
-    def utc(value: object) -> pd.Timestamp:
-        stamp = pd.Timestamp(value)
-        return (stamp.tz_convert("UTC") if stamp.tzinfo else stamp.tz_localize("UTC")).as_unit("ns")
-
-    return utc(min(lows)), utc(max(highs))
+    return _utc(min(lows)).as_unit("ns"), _utc(max(highs)).as_unit("ns")
 
 
 def load_period(directory: str | os.PathLike[str], period: Period | str) -> Dataset:
@@ -149,9 +164,7 @@ def load_period(directory: str | os.PathLike[str], period: Period | str) -> Data
     if "subscriptions" not in loaded:
         parts.insert(0, read_table(events_path, "events", columns=[], where={"event": ["purchase"]},
                                    between=(None, start)))
-    ts = window["timestamp"]
-    in_period = ((ts >= period.start) & (ts < period.end)).to_numpy()
-    period_users = pd.Index(window.loc[in_period, "user_id"].unique(), dtype="str")
+    period_users = _period_users(window, period)
     # the one pass over the earlier history runs in a thread (pyarrow releases the GIL) while
     # the KPIs are computed; it starts after the other reads, which would otherwise queue
     # behind it in pyarrow's thread pool
@@ -161,9 +174,8 @@ def load_period(directory: str | os.PathLike[str], period: Period | str) -> Data
     loaded["events"] = pd.concat(parts, ignore_index=True)
     check_all_references(loaded, files, filtered=("events",))
     bounds = Dataset(directory=directory, tables={n: t for n, t in loaded.items() if n != "events"}).time_bounds
-    events_bounds = table_bounds_of(events_path)
-    if events_bounds is not None:
-        bounds = pd.concat([bounds, events_bounds], ignore_index=True) if len(bounds) else events_bounds
+    bounds = pd.concat([bounds, pd.DataFrame(_bounds(events_path, "events"), columns=bounds.columns)],
+                       ignore_index=True)
     scope = Scope(period=period, start=start, end=end, time_bounds=bounds, pending=seen_before)
     return Dataset(directory=directory, tables=loaded, files=files, scope=scope)
 
@@ -192,14 +204,19 @@ def period_view(data: Dataset, period: Period | str) -> Dataset:
         purchases = follow[(follow["event"] == "purchase").to_numpy()]
         parts.insert(0, purchases[(purchases["timestamp"] < start).to_numpy()])
     first = data.cached("first_seen", lambda: first_seen(events))
-    wts = window["timestamp"]
-    users = pd.Index(window.loc[((wts >= period.start) & (wts < period.end)).to_numpy(), "user_id"].unique(),
-                     dtype="str")
+    users = _period_users(window, period)
     before = first.reindex(users)
     seen = users[(before < period.start).to_numpy(dtype=bool)]
     tables = {**data.tables, "events": pd.concat(parts, ignore_index=True)}
     scope = Scope(period=period, start=start, end=end, time_bounds=data.time_bounds, pending=seen)
     return Dataset(directory=data.directory, tables=tables, files=data.files, scope=scope)
+
+
+def _period_users(window: pd.DataFrame, period: Period) -> pd.Index:
+    """The distinct users with an event in the period itself (not its margin)."""
+    ts = window["timestamp"]
+    return pd.Index(window.loc[((ts >= period.start) & (ts < period.end)).to_numpy(), "user_id"].unique(),
+                    dtype="str")
 
 
 def _by_time(events: pd.DataFrame) -> pd.DataFrame:
@@ -208,17 +225,6 @@ def _by_time(events: pd.DataFrame) -> pd.DataFrame:
     if events["timestamp"].is_monotonic_increasing:
         return events
     return events.sort_values("timestamp", kind="stable", ignore_index=True)
-
-
-def table_bounds_of(path: Path) -> pd.DataFrame | None:
-    """:func:`table_bounds` of the event log alone."""
-    bounds = _parquet_bounds(path, "timestamp")
-    if bounds is None:
-        values = read_table(path, "events", columns=[])["timestamp"].dropna()
-        if values.empty:
-            return None
-        bounds = (values.min(), values.max())
-    return pd.DataFrame([{"table": "events", "column": "timestamp", "first": bounds[0], "last": bounds[1]}])
 
 
 def _seen_before(path: Path, period: Period, users: pd.Index) -> pd.Index:
@@ -230,18 +236,14 @@ def _seen_before(path: Path, period: Period, users: pd.Index) -> pd.Index:
     timestamps is read and validated the ordinary way.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
+
+    from .membership import occurring
 
     pushed = _time_filters(path, "timestamp", (None, period.start))
     dataset = ds.dataset(path, format="parquet")
     kind = dataset.schema.field("user_id").type
     if not pushed or not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
-        earlier = read_table(path, "events", columns=[], between=(None, period.start))["user_id"]
-        return users[users.isin(earlier.unique())]
-    before = dataset.to_table(columns=["user_id"], filter=pq.filters_to_expression(pushed))["user_id"]
-    found = pc.index_in(before, value_set=pa.array(users.to_numpy(dtype=object), type=kind)).drop_null()
-    seen = np.zeros(len(users), dtype=bool)
-    seen[found.to_numpy(zero_copy_only=False)] = True
-    return users[seen]
+        return occurring(users, read_table(path, "events", columns=[], between=(None, period.start))["user_id"])
+    return occurring(users, dataset.to_table(columns=["user_id"], filter=pq.filters_to_expression(pushed))["user_id"])

@@ -107,3 +107,11 @@ def test_keys_select_families_and_feature_keys(small_dir):
     assert [f.name for f in kpitools.kpis.families_for(["new_users"])] == ["active_users"]
     with pytest.raises(kpitools.KpiToolsError, match="unknown KPI key 'nope'"):
         kpitools.compute_kpis(data, "2025-05", keys=["nope"])
+
+
+def test_cli_kpis_unreadable_parquet_is_one_message(tiny_dir, capsys):
+    (tiny_dir / "events.parquet").write_bytes(b"not a parquet file")
+    assert main(["kpis", "--data", str(tiny_dir), "--period", "2024-02"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kpitools: ") and "events.parquet: cannot read the file" in err
+    assert "Traceback" not in err
