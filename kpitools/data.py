@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import warnings
 from collections.abc import Callable, Iterable
@@ -59,6 +60,28 @@ def _ragged(path: Path, shown: str) -> DataError:
     return DataError(f"{shown}: line {shown_lines} has more fields than the header's {width}; "
                      "expected one value per column (quote values that contain commas)",
                      file=shown, rows=bad[:5])
+
+
+def csv_record_lines(path: Path) -> np.ndarray:
+    """The line on which each record of a CSV file starts (the header is line 1), as
+    pandas reads it: blank lines skipped, a quoted value free to span lines. Read only
+    when a row is named in an error."""
+    stat = path.stat()
+    return _record_lines(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _record_lines(path: str, mtime_ns: int, size: int) -> np.ndarray:
+    starts = []
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        reader = csv.reader(handle, skipinitialspace=True)
+        next(reader, None)
+        last = reader.line_num
+        for row in reader:
+            if row:
+                starts.append(last + 1)
+            last = reader.line_num
+    return np.asarray(starts, dtype=np.int64)
 
 
 def read_table(path: str | os.PathLike[str], table: str | None = None, *,
@@ -112,14 +135,14 @@ def read_table(path: str | os.PathLike[str], table: str | None = None, *,
                                       usecols=None if wanted is None else lambda c: c in wanted)
                 except pd.errors.ParserWarning:
                     raise _ragged(path, shown) from None
-            source = Source(file=shown, row_word="line", row_offset=2)
+            lines = functools.partial(csv_record_lines, path)
+            source = Source(file=shown, row_word="line", row_offset=2, lines=lines)
             if where:
                 keep = np.ones(len(raw), dtype=bool)
                 for column, values in where.items():
                     keep &= raw[column].isin(list(values)).to_numpy()
-                lines = np.flatnonzero(keep) + 2
                 raw = raw[keep].reset_index(drop=True)
-                source = Source(file=shown, row_word="line", index=pd.Index(lines))
+                source = Source(file=shown, row_word="line", kept=np.flatnonzero(keep), lines=lines)
         else:
             raise DataError(f"{shown}: a table must be a .csv or .parquet file", file=shown)
     except DataError:
@@ -318,15 +341,27 @@ def load(directory: str | os.PathLike[str], *, tables: Iterable[str] | None = No
     names = list(tables) if tables is not None else list(TABLES)
     loaded: dict[str, pd.DataFrame] = {}
     files: dict[str, Path] = {}
+    errors: list[DataError] = []
+    partial: dict[str, pd.DataFrame] = {}  # broken tables as far as they could be read
     for name in names:
-        path = find_table_file(directory, name)
-        if path is None:
-            continue
-        loaded[name] = read_table(path, name)
-        files[name] = path
-    if not loaded:
+        try:
+            path = find_table_file(directory, name)
+            if path is None:
+                continue
+            files[name] = path
+            loaded[name] = read_table(path, name)
+        except DataError as exc:  # keep going: every table's problems are reported together
+            errors.append(exc)
+            if exc.frame is not None:
+                partial[name] = exc.frame
+    if not files and not errors:
         raise no_tables(directory, names)
-    check_all_references(loaded, files)
+    try:
+        check_all_references({**loaded, **partial}, files)
+    except DataError as exc:
+        errors.append(exc)
+    if errors:
+        raise DataError.together(errors)
     return Dataset(directory=directory, tables=loaded, files=files)
 
 
@@ -344,12 +379,19 @@ def check_all_references(loaded: dict[str, pd.DataFrame], files: dict[str, Path]
                          filtered: Iterable[str] = ()) -> None:
     """Every id that points into another loaded table exists there (``filtered``: the tables
     of which only some rows were read, whose rows are then numbered among those kept)."""
+    errors = []
     for name, frame in loaded.items():
         for column, parent in TABLES[name].references.items():
             if parent in loaded:
                 csv_file = files[name].suffix == ".csv" and name not in filtered
                 source = Source(file=_display(files[name]),
                                 row_word="line" if csv_file else "kept row" if name in filtered else "row",
-                                row_offset=2 if csv_file else 1)
-                check_references(frame, column, loaded[parent], TABLES[parent].columns[0].name,
-                                 source, _display(files[parent]))
+                                row_offset=2 if csv_file else 1,
+                                lines=functools.partial(csv_record_lines, files[name]) if csv_file else None)
+                try:
+                    check_references(frame, column, loaded[parent], TABLES[parent].columns[0].name,
+                                     source, _display(files[parent]))
+                except DataError as exc:
+                    errors.append(exc)
+    if errors:
+        raise DataError.together(errors)

@@ -49,6 +49,23 @@ class DataError(KpiToolsError, ValueError):
         self.file = file
         self.column = column
         self.rows = list(rows)
+        self.problems: list[DataError] = [self]
+        self.frame = None  # the table as far as it could be read, when it was
+
+    @classmethod
+    def together(cls, problems: Sequence[DataError]) -> DataError:
+        """One error reporting every problem found in one run (the contract asks that
+        problems be reported together): the first problem's class and fields, every
+        message, and ``problems`` listing each."""
+        flat = [p for problem in problems for p in problem.problems]
+        if len(flat) == 1:
+            return flat[0]
+        first = flat[0]
+        message = (f"{len(flat)} problems in the data:\n" +
+                   "\n".join(f"- {p!s}".replace("\n", "\n  ") for p in flat))
+        error = type(first)(message, file=first.file, column=first.column, rows=first.rows)
+        error.problems = flat
+        return error
 
 
 class MissingTableError(DataError):

@@ -17,7 +17,10 @@ class Column:
 
     ``kind`` is one of ``id`` (string identifier), ``text``, ``timestamp``,
     ``date``, ``money`` (number >= 0), ``number``, ``probability`` (number in
-    [0, 1]), ``score`` (integer 0..10) or ``choice`` (one of ``choices``).
+    [0, 1]), ``score`` (integer 0..10), ``choice`` (one of ``choices``) or
+    ``period``. ``past`` marks the time of something that already happened (it
+    cannot lie after the time of the run); ``open_end`` a date whose 9999-12-31
+    means "no end".
     """
 
     name: str
@@ -26,6 +29,8 @@ class Column:
     unique: bool = False
     choices: tuple[str, ...] = ()
     nullable: bool = False
+    past: bool = False
+    open_end: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,9 +63,10 @@ TABLES: dict[str, Table] = {
             "accounts",
             (
                 Column("account_id", "id", required=True, unique=True),
-                Column("signup_at", "timestamp", required=True),
+                Column("signup_at", "timestamp", required=True, past=True),
                 Column("channel", "text", required=True),
                 Column("segment", "text", nullable=True),
+                Column("country", "text", nullable=True),
             ),
             needed_for="revenue, CAC and cohort reports",
             time_column="signup_at",
@@ -68,10 +74,10 @@ TABLES: dict[str, Table] = {
         Table(
             "subscriptions",
             (
-                Column("subscription_id", "id", required=True),
+                Column("subscription_id", "id", required=True, unique=True),
                 Column("account_id", "id", required=True),
                 Column("start_date", "date", required=True),
-                Column("end_date", "date", nullable=True),
+                Column("end_date", "date", nullable=True, open_end=True),
                 Column("mrr", "money", required=True),
                 Column("plan", "text", nullable=True),
                 Column("billing_period", "choice", choices=("month", "year"), nullable=True),
@@ -84,7 +90,7 @@ TABLES: dict[str, Table] = {
             "events",
             (
                 Column("user_id", "id", required=True),
-                Column("timestamp", "timestamp", required=True),
+                Column("timestamp", "timestamp", required=True, past=True),
                 Column("event", "text", required=True),
                 Column("account_id", "id", nullable=True),
                 Column("feature", "text", nullable=True),
@@ -97,9 +103,9 @@ TABLES: dict[str, Table] = {
             "leads",
             (
                 Column("lead_id", "id", required=True, unique=True),
-                Column("created_at", "timestamp", required=True),
+                Column("created_at", "timestamp", required=True, past=True),
                 Column("channel", "text", required=True),
-                *(Column(s, "timestamp", nullable=True) for s in _STAGES),
+                *(Column(s, "timestamp", nullable=True, past=True) for s in _STAGES),
                 Column("account_id", "id", nullable=True),
             ),
             needed_for="the marketing funnel",
@@ -109,10 +115,10 @@ TABLES: dict[str, Table] = {
             "opportunities",
             (
                 Column("opportunity_id", "id", required=True),
-                Column("created_at", "timestamp", required=True),
+                Column("created_at", "timestamp", required=True, past=True),
                 Column("amount", "money", required=True),
                 Column("probability", "probability", required=True),
-                Column("closed_at", "timestamp", nullable=True),
+                Column("closed_at", "timestamp", nullable=True, past=True),
                 Column("status", "choice", required=True, choices=("open", "won", "lost")),
                 Column("channel", "text", nullable=True),
             ),
@@ -144,7 +150,7 @@ TABLES: dict[str, Table] = {
             "nps",
             (
                 Column("respondent_id", "id", required=True),
-                Column("responded_at", "timestamp", required=True),
+                Column("responded_at", "timestamp", required=True, past=True),
                 Column("score", "score", required=True),
                 Column("account_id", "id", nullable=True),
             ),

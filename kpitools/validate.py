@@ -1,21 +1,22 @@
 """Parse and check one table against the data contract.
 
-Every rule under "Bad input" in the contract lives here. A broken table gives
-one :class:`~kpitools.errors.DataError` that names the file, the column, what
-was expected and up to five offending rows as numbered in the file; never a
-traceback from inside pandas.
+Every rule under "Bad input" in the contract lives here and in
+:mod:`kpitools.columns`. Every problem of a table is found before anything is
+raised; they come as one :class:`~kpitools.errors.DataError` that names, for each,
+the file, the column, what was expected and up to five offending rows as numbered
+in the file; never a traceback from inside pandas.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from .errors import InvalidValueError, MissingColumnError
-from .periods import Period
+from .columns import Problem, parse_column
+from .errors import DataError, InvalidValueError, MissingColumnError
 from .schema import Column, Table, table_spec
 
 __all__ = ["Source", "parse_table", "check_table", "check_references"]
@@ -29,18 +30,28 @@ class Source:
 
     ``row_offset`` is added to a row's 0-based position: 2 for a CSV file (the
     header is line 1), 1 for a Parquet file. ``index`` replaces positions by
-    index labels, for a DataFrame passed in directly.
+    index labels, for a DataFrame passed in directly. ``kept`` maps the rows read
+    to their positions in the file when only some were kept. ``lines`` gives the
+    first line of each record of a CSV file (a quoted value may span lines); it is
+    called only when a row is named in an error.
     """
 
     file: str
     row_word: str = "line"
     row_offset: int = 2
     index: pd.Index | None = None
+    kept: np.ndarray | None = None
+    lines: Callable[[], np.ndarray] | None = None
 
     def row_number(self, position: int) -> int | str:
         if self.index is not None:
             return self.index[position]
-        return int(position) + self.row_offset
+        position = int(self.kept[position]) if self.kept is not None else int(position)
+        if self.lines is not None:
+            lines = self.lines()
+            if position < len(lines):
+                return int(lines[position])
+        return position + self.row_offset
 
 
 def _show(value: object) -> str:
@@ -48,6 +59,11 @@ def _show(value: object) -> str:
         return "(empty)"
     text = str(value)
     return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def _error(raw: pd.DataFrame, source: Source, problem: Problem) -> InvalidValueError:
+    return _fail(raw, source, problem.column, problem.bad, problem.problem, problem.expected,
+                 show=problem.show or None)
 
 
 def _fail(
@@ -58,8 +74,8 @@ def _fail(
     problem: str,
     expected: str,
     show: Sequence[str] | None = None,
-) -> None:
-    """Raise one InvalidValueError for the rows where ``bad`` is True."""
+) -> InvalidValueError:
+    """One InvalidValueError for the rows where ``bad`` is True."""
     positions = np.flatnonzero(bad)
     show = list(show or [column])
     shown = positions[:MAX_ROWS_SHOWN]
@@ -74,127 +90,11 @@ def _fail(
         f"{source.file}, column '{column}': {len(positions)} {rows_word} {problem}; "
         f"expected {expected}.\n  " + "\n  ".join(parts) + more
     )
-    raise InvalidValueError(message, file=source.file, column=column, rows=numbers)
+    return InvalidValueError(message, file=source.file, column=column, rows=numbers)
 
 
-def _blank(series: pd.Series) -> np.ndarray:
-    """Empty or whitespace-only strings (False for missing values). On Arrow strings a
-    classification kernel, which allocates no stripped copy of the column."""
-    if isinstance(series.dtype, pd.StringDtype) and hasattr(series.array, "__arrow_array__"):
-        import pyarrow.compute as pc
-
-        values = series.array.__arrow_array__()
-        blank = pc.or_(pc.utf8_is_space(values), pc.equal(pc.binary_length(values), 0))
-        if not pc.any(blank).as_py():  # the usual case: nothing to mark
-            return np.zeros(len(series), dtype=bool)
-        return blank.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
-    return series.astype("str").str.strip().eq("").fillna(False).to_numpy(dtype=bool)
-
-
-def _to_text(series: pd.Series) -> pd.Series:
-    if pd.api.types.is_float_dtype(series):
-        # An integer id column with gaps arrives as float from some writers: 7.0 -> "7".
-        whole = series.dropna()
-        if (whole == np.floor(whole)).all():
-            series = series.astype("Int64")
-    if isinstance(series.dtype, pd.StringDtype):
-        return series
-    out = series.astype("str")
-    return out.where(series.notna(), None).astype("str")
-
-
-def _to_timestamp(series: pd.Series) -> pd.Series:
-    if isinstance(series.dtype, pd.DatetimeTZDtype):
-        out = series.dt.tz_convert("UTC")
-    elif pd.api.types.is_datetime64_dtype(series):
-        out = series.dt.tz_localize("UTC")
-    else:
-        values = series.astype("object")
-        values = values.where(series.notna(), None)
-        # Parquet date columns arrive as datetime.date objects; strings as ISO 8601.
-        out = pd.to_datetime(values.map(_iso_text), utc=True, format="ISO8601", errors="coerce")
-    return out.dt.as_unit("ns")
-
-
-def _iso_text(value: object) -> object:
-    if value is None:
-        return None
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value).strip() or None
-
-
-def _parse_column(raw: pd.DataFrame, col: Column, source: Source) -> pd.Series:
-    series = raw[col.name]
-    present = series.notna().to_numpy().copy()
-    if col.kind in ("text", "id", "choice") and (
-            series.dtype == object or pd.api.types.is_string_dtype(series)):
-        present = present & ~_blank(series)
-
-    if not col.nullable and col.required and not present.all():
-        _fail(raw, source, col.name, ~present, "no value", "a value in every row")
-
-    if col.kind in ("id", "text"):
-        return _to_text(series)
-    if col.kind == "choice":
-        text = _to_text(series).str.strip().str.lower()
-        bad = present & ~text.isin(col.choices).to_numpy()
-        if bad.any():
-            allowed = " or ".join(repr(c) for c in col.choices)
-            _fail(raw, source, col.name, bad, "a value that is not allowed", allowed)
-        return text.where(present, None)
-    if col.kind in ("timestamp", "date"):
-        parsed = _to_timestamp(series)
-        bad = present & parsed.isna().to_numpy()
-        if bad.any():
-            what = "an ISO 8601 timestamp (2024-05-31T14:02:00Z)"
-            if col.kind == "date":
-                what = "a date written YYYY-MM-DD"
-            _fail(raw, source, col.name, bad, "a value that cannot be read as a date or time", what)
-        if col.kind == "date":
-            parsed = parsed.dt.floor("D")
-        return parsed
-    if col.kind == "period":
-        text = _to_text(series)
-        bad = np.zeros(len(text), dtype=bool)
-        for value in text.dropna().unique():
-            try:
-                Period.parse(value)
-            except ValueError:
-                bad |= (text == value).fillna(False).to_numpy()
-        if bad.any():
-            _fail(raw, source, col.name, bad, "a value that is not a period", "YYYY-MM, YYYY-Qn or YYYY-Www")
-        return text.map(lambda v: str(Period.parse(v)) if isinstance(v, str) else v).astype("str")
-
-    # numbers
-    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-        number = series.astype("float64")
-    else:
-        text = series.astype("object").where(series.notna(), None)
-        number = pd.to_numeric(text.map(lambda v: v.strip() if isinstance(v, str) else v),
-                               errors="coerce").astype("float64")
-    bad = present & number.isna().to_numpy()
-    if bad.any():
-        _fail(raw, source, col.name, bad, "a value that is not a number", "a plain number such as 1250.50")
-    values = number.to_numpy()
-    if col.kind == "money":
-        bad = present & (values < 0)
-        if bad.any():
-            _fail(raw, source, col.name, bad, "a negative amount", "an amount >= 0")
-    elif col.kind == "probability":
-        bad = present & ((values < 0) | (values > 1))
-        if bad.any():
-            _fail(raw, source, col.name, bad, "a value outside [0, 1]", "a probability from 0 to 1")
-    elif col.kind == "score":
-        bad = present & ((values < 0) | (values > 10) | (values != np.floor(values)))
-        if bad.any():
-            _fail(raw, source, col.name, bad, "a score that is not a whole number from 0 to 10",
-                  "an integer 0..10")
-        return number.astype("Int64")
-    return number
-
-
-def parse_table(raw: pd.DataFrame, spec: Table | str, source: Source) -> pd.DataFrame:
+def parse_table(raw: pd.DataFrame, spec: Table | str, source: Source, *,
+                now: pd.Timestamp | None = None) -> pd.DataFrame:
     """Parse a raw table into the contract's types, enforcing every rule.
 
     Parameters
@@ -205,6 +105,10 @@ def parse_table(raw: pd.DataFrame, spec: Table | str, source: Source) -> pd.Data
         The contract table, or its name.
     source : Source
         Where the table came from, for error messages.
+    now : Timestamp, optional
+        The time of the run (default: now): a timestamp of something that already
+        happened (an event, a signup, a lead stage, a response, a close) after it is
+        an error.
 
     Returns
     -------
@@ -213,23 +117,31 @@ def parse_table(raw: pd.DataFrame, spec: Table | str, source: Source) -> pd.Data
         ``datetime64[ns, UTC]``, money and numbers as float, scores as Int64.
         Optional columns that were absent are added empty; extra columns are
         kept as they were.
+
+    Raises
+    ------
+    DataError
+        Every problem of the table together (see :meth:`DataError.together`).
     """
     spec = table_spec(spec) if isinstance(spec, str) else spec
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
     raw = raw.reset_index(drop=True) if source.index is None else raw
+    errors: list[DataError] = []
     missing = [c for c in spec.required_columns if c not in raw.columns]
     if missing:
         names = ", ".join(f"'{m}'" for m in missing)
         found = ", ".join(f"'{c}'" for c in raw.columns) or "none"
-        raise MissingColumnError(
+        errors.append(MissingColumnError(
             f"{source.file}: required column {names} is missing; expected the columns of "
             f"the '{spec.name}' table ({', '.join(spec.required_columns)}), found {found}.",
             file=source.file,
             column=missing[0],
-        )
-    out = {}
+        ))
+    out, problems = {}, []
     for col in spec.columns:
         if col.name in raw.columns:
-            out[col.name] = _parse_column(raw, col, source)
+            out[col.name], found = parse_column(raw, col, now=now)
+            problems += found
         else:
             out[col.name] = _empty(col, len(raw))
     frame = pd.DataFrame(out, index=raw.index)
@@ -241,19 +153,27 @@ def parse_table(raw: pd.DataFrame, spec: Table | str, source: Source) -> pd.Data
         if col.unique:
             dup = frame[col.name].duplicated(keep=False).to_numpy() & frame[col.name].notna().to_numpy()
             if dup.any():
-                _fail(raw, source, col.name, dup, "a repeated id", "each id once")
-    if spec.name == "subscriptions":
-        bad = (frame["end_date"] < frame["start_date"]).fillna(False).to_numpy()
+                problems.append(Problem(col.name, dup, "a repeated id", "each id once"))
+    for later, earlier, expected in _ORDER.get(spec.name, ()):
+        bad = (frame[later] < frame[earlier]).fillna(False).to_numpy(dtype=bool)
         if bad.any():
-            _fail(raw, source, "end_date", bad, "an end_date before its start_date",
-                  "end_date on or after start_date (it is exclusive), or empty while active",
-                  show=["start_date", "end_date"])
-    if spec.name == "opportunities":
-        bad = (frame["closed_at"] < frame["created_at"]).fillna(False).to_numpy()
-        if bad.any():
-            _fail(raw, source, "closed_at", bad, "a closed_at before its created_at",
-                  "closed_at on or after created_at", show=["created_at", "closed_at"])
+            article = "an" if later[0] in "aeiou" else "a"
+            problems.append(Problem(later, bad, f"{article} {later} before its {earlier}", expected,
+                                    (earlier, later)))
+    errors += [_error(raw, source, p) for p in problems]
+    if errors:
+        error = DataError.together(errors)
+        error.frame = frame.reset_index(drop=True)  # what could be read, for checks across tables
+        raise error
     return frame.reset_index(drop=True)
+
+
+# (later column, earlier column, what is expected) for the tables whose rows hold two times
+_ORDER = {
+    "subscriptions": (("end_date", "start_date",
+                       "end_date on or after start_date (it is exclusive), or empty while active"),),
+    "opportunities": (("closed_at", "created_at", "closed_at on or after created_at"),),
+}
 
 
 def _empty(col: Column, n: int) -> pd.Series:
@@ -289,5 +209,5 @@ def check_references(
     values = child[column]
     bad = values.notna().to_numpy() & ~isin(values, parent[parent_column])
     if bad.any():
-        _fail(child, source, column, bad, f"an id missing from {parent_file}",
-              f"every {column} to exist in {parent_file}")
+        raise _fail(child, source, column, bad, f"an id missing from {parent_file}",
+                    f"every {column} to exist in {parent_file}")

@@ -49,7 +49,7 @@ A3,2024-02-01,paid_social,
 SUBSCRIPTIONS = """
 subscription_id,account_id,start_date,end_date,mrr,plan,billing_period
 S1,A1,2024-01-05,2024-03-05,100,starter,month
-S1,A1,2024-03-05,,150,starter,month
+S1b,A1,2024-03-05,,150,starter,month
 S2,A2,2024-01-31,,1000,enterprise,year
 S3,A3,2024-02-10,2024-02-29,50,starter,month
 """
@@ -78,9 +78,9 @@ def small_dir(small_tables, tmp_path_factory) -> Path:
 
 SPANS = [
     ("A1", "A", "2024-01-10", "2024-02-15", 100),
-    ("A1", "A", "2024-02-15", None, 180),
+    ("A2", "A", "2024-02-15", None, 180),
     ("B1", "B", "2023-12-01", "2024-02-20", 500),
-    ("B1", "B", "2024-02-20", None, 300),
+    ("B2", "B", "2024-02-20", None, 300),
     ("C1", "C", "2023-11-05", "2024-02-10", 200),
     ("D1", "D", "2023-10-01", "2023-12-15", 50),
     ("D2", "D", "2024-02-03", None, 60),

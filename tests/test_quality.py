@@ -20,7 +20,7 @@ def _data(tmp_path):
         u2,2024-01-06T10:00:00Z,login,A9
         u3,2024-01-07T10:00:00Z,login,
         u1,2024-03-02T10:00:00Z,login,A1
-        u1,2099-01-01T00:00:00Z,login,A1
+        u1,2026-01-01T00:00:00Z,login,A1
     """)
     write_csv(d, "leads", """
         lead_id,created_at,channel,account_id
@@ -56,7 +56,7 @@ def test_unknown_accounts(tmp_path):
 def test_late_rows(tmp_path):
     late = quality.late_rows(_data(tmp_path), now=pd.Timestamp("2025-01-01", tz="UTC"))
     late = late.set_index("table")
-    # other tables end on 29 Feb: events on 2 Mar and in 2099 are after the data's end
+    # other tables end on 29 Feb: events on 2 Mar 2024 and in 2026 are after the data's end
     assert late.attrs["data_end"] == pd.Timestamp("2024-03-01", tz="UTC")
     assert late.loc["events", "after_data_end"] == 2
     assert late.loc["events", "in_future"] == 1
@@ -77,9 +77,9 @@ def test_readiness(tmp_path):
 
 
 def test_complete_periods_and_summary(tmp_path):
-    data = _data(tmp_path)  # 1 Jan 2024 to 2099: every month complete
+    data = _data(tmp_path)  # 1 Jan 2024 to 1 Jan 2026: every month of 2024 and 2025 complete
     periods = quality.complete_periods(data).set_index("kind")
-    assert periods.loc["month", "latest_complete"] == "2098-12"
+    assert periods.loc["month", "latest_complete"] == "2025-12"
     facts = quality.summary(data, Period.parse("2024-02"))
     assert facts["tables_present"] == 3 and facts["tables_total"] == 10
     assert facts["problems"] == 2 and facts["period_covered"]

@@ -72,8 +72,9 @@ def test_internal_consistency(sample):
     # monthly and annual plans, upgrades, downgrades, churn and reactivations all occur
     assert set(subs["billing_period"]) == {"month", "year"}
     spans = subs.sort_values(["account_id", "start_date"])
+    assert subs["subscription_id"].is_unique  # one id per span, as the contract says
     nxt = spans.groupby("account_id").shift(-1)
-    same_sub = nxt["subscription_id"] == spans["subscription_id"]
+    same_sub = nxt["start_date"] == spans["end_date"]  # the next span continues this one
     assert ((nxt["mrr"] > spans["mrr"]) & same_sub).sum() > 20  # upgrades
     assert ((nxt["mrr"] < spans["mrr"]) & same_sub).sum() > 20  # downgrades
     assert ((nxt["start_date"] > spans["end_date"]) & ~same_sub).sum() > 5  # win-backs after a gap

@@ -82,7 +82,7 @@ def generate(*, seed: int = 7, scale: float = 1.0, start: str = DEFAULT_START,
     events = events[["user_id", "timestamp", "event", "account_id", "feature", "channel"]]
 
     return {
-        "accounts": acc[["account_id", "signup_at", "channel", "segment"]].reset_index(drop=True),
+        "accounts": acc[["account_id", "signup_at", "channel", "segment", "country"]].reset_index(drop=True),
         "subscriptions": subs,
         "events": events,
         "leads": marketing.lead_table(leads, account_of),

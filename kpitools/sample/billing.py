@@ -26,9 +26,21 @@ def accounts(leads: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
         "won_at": pd.to_datetime(trial["won_at"].to_numpy(), unit="ns"),
         "person": trial["person"].to_numpy(),
     })
+    frame["country"] = countries(n)
     base = SEGMENT.loc[segment, "mrr_median"].to_numpy()
     frame["list_mrr"] = np.round(base * rng.lognormal(0, 0.35, n) / 10) * 10
     return frame
+
+
+COUNTRIES = pd.Series({"US": 0.42, "GB": 0.12, "DE": 0.10, "FR": 0.07, "CA": 0.07, "AU": 0.05,
+                       "NL": 0.05, "SE": 0.04, "IN": 0.04, "BR": 0.04})
+
+
+def countries(n: int) -> np.ndarray:
+    """ISO 3166 alpha-2 codes for ``n`` accounts, from a generator of their own (so that
+    adding the column changed no other draw of the sample)."""
+    rng = np.random.default_rng([n, 3166])
+    return rng.choice(COUNTRIES.index.to_numpy(), size=n, p=COUNTRIES.to_numpy() / COUNTRIES.sum())
 
 
 def subscriptions(acc: pd.DataFrame, win: Window, rng: np.random.Generator) -> pd.DataFrame:
@@ -108,7 +120,7 @@ def subscriptions(acc: pd.DataFrame, win: Window, rng: np.random.Generator) -> p
     s = s[s["start"] < end]
     seg_of = acc["segment"].to_numpy()[s["acc"].to_numpy()]
     return pd.DataFrame({
-        "subscription_id": ids("S", int(s["sub"].max()) + 1)[s["sub"].to_numpy()],
+        "subscription_id": ids("S", len(s)),  # one id per span: the contract's ids are unique
         "account_id": acc["account_id"].to_numpy()[s["acc"].to_numpy()],
         "start_date": to_utc(s["start"].to_numpy().astype("datetime64[ns]")),
         "end_date": to_utc(s["end"].to_numpy().astype("datetime64[ns]")),
