@@ -22,42 +22,34 @@ EXIT_FAILED = 1
 
 
 def _periods(args: argparse.Namespace, data_range: tuple) -> list:
-    from .periods import period_range, resolve_period
+    from .periods import resolve_periods
 
-    start, end = data_range
-    if args.periods:
-        first, sep, last = args.periods.partition("..")
-        if not sep:
-            raise PeriodError(f"--periods takes FIRST..LAST (2025-01..2025-06), got {args.periods!r}")
-        periods = period_range(resolve_period(first, end), resolve_period(last, end))
-    else:
-        words = [w for w in (args.period or "latest-month").split(",") if w.strip()]
-        periods = [resolve_period(w, end) for w in words]
-    outside = [str(p) for p in periods if p.end <= start or p.start > end]
-    if outside:
-        raise PeriodError(f"period {', '.join(outside)} lies outside the data, which runs from "
-                          f"{start:%Y-%m-%d} to {end:%Y-%m-%d}")
-    return periods
+    return resolve_periods(args.period, args.periods, data_range)
+
+
+def _warn(line: str) -> None:
+    print(f"kpitools: warning: {line}", file=sys.stderr)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .data import load
     from .paths import NOTEBOOKS
     from .report import discover_notebooks, raise_for_failures, render_reports
 
-    data = load(args.data)
-    periods = _periods(args, data.date_range)
-    names = [n.strip() for n in args.notebooks.split(",")] if args.notebooks else None
+    names = [n.strip() for n in args.notebooks.split(",") if n.strip()] if args.notebooks else None
     notebooks = discover_notebooks(Path(args.notebooks_dir or NOTEBOOKS), names)
     started = time.perf_counter()
-    summary = render_reports(args.data, periods, notebooks=notebooks, out=args.out,
-                             jobs=args.jobs, progress=not args.quiet, data=data)
+    words = [w for w in (args.period or "").split(",") if w.strip()] if args.period is not None else None
+    if args.period is not None and not words:
+        raise PeriodError(f"--period names no period (got {args.period!r}); expected e.g. 2026-09, "
+                          "2026-Q3 or latest-month")
+    summary = render_reports(args.data, words, range_=args.periods, notebooks=notebooks, out=args.out,
+                             jobs=args.jobs, progress=not args.quiet, warn=_warn)
     skipped = [r for r in summary.results if r.skipped]
     for r in skipped:
         print(f"skipped {r.job.notebook.stem} for {r.job.period}: {r.skipped}", file=sys.stderr)
     done = len(summary.results) - len(summary.failed) - len(skipped)
     print(f"{done} of {len(summary.results)} reports rendered for "
-          f"{', '.join(map(str, periods))} in {time.perf_counter() - started:.1f} s; "
+          f"{', '.join(map(str, summary.periods))} in {time.perf_counter() - started:.1f} s; "
           f"index: {summary.index}", file=sys.stderr)
     raise_for_failures(summary)
     return 0
@@ -134,7 +126,8 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--out", default="reports", help="output folder (default: reports)")
     rep.add_argument("--jobs", type=int, default=1, help="notebooks run in parallel")
     rep.add_argument("--quiet", action="store_true", help="no progress bar")
-    rep.set_defaults(run=_cmd_report)
+    rep.set_defaults(run=_cmd_report, stopped="; every worker and kernel stopped, the reports of the "
+                     "periods not yet published are as they were")
 
     kp = sub.add_parser("kpis", help="print the period's KPIs as JSON")
     data_and_period(kp)
@@ -157,19 +150,32 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``kpitools`` command."""
+    """Entry point of the ``kpitools`` command.
+
+    Exit codes: 0 done, 1 a notebook failed or an output could not be written, 2 bad
+    data or arguments, 128 + the signal when stopped (130 for Ctrl-C, 143 for ``kill``).
+    """
     args = _parser().parse_args(argv)
     from .runtime import tune_memory
+    from .workers import Interrupted, describe_signal, interrupt_signals, kill_tree
 
     tune_memory()
     try:
-        return args.run(args)
+        with interrupt_signals():
+            return args.run(args)
     except KpiToolsError as exc:
         print(f"kpitools: {exc}", file=sys.stderr)
         return EXIT_DATA if isinstance(exc, ValueError) else EXIT_FAILED
-    except KeyboardInterrupt:
-        print("kpitools: interrupted", file=sys.stderr)
-        return 130
+    except (Interrupted, KeyboardInterrupt) as exc:
+        kill_tree()
+        signum = exc.signum if isinstance(exc, Interrupted) else 2
+        what = describe_signal(exc) if isinstance(exc, Interrupted) else "interrupted (Ctrl-C)"
+        print(f"kpitools: {what}{getattr(args, 'stopped', '')}", file=sys.stderr)
+        return 128 + signum
+    except OSError as exc:  # a full disk, a folder that cannot be written
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"kpitools: cannot write or read{where}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

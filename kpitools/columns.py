@@ -13,14 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .periods import Period
+from .periods import FIRST_YEAR, LAST_YEAR, Period
 from .schema import Column
 
 __all__ = ["Problem", "parse_column", "FIRST_YEAR", "LAST_YEAR", "OPEN_END", "LARGEST_NUMBER"]
 
-# Dates outside these years are typing mistakes (or a billing system's "never"), and
-# beyond the range a nanosecond timestamp holds.
-FIRST_YEAR, LAST_YEAR = 1900, 2200
+# Dates outside FIRST_YEAR..LAST_YEAR are typing mistakes (or a billing system's
+# "never"), and beyond the range a nanosecond timestamp holds.
 # How billing exports write "no end": read as an open span.
 OPEN_END = pd.Timestamp("9999-12-31", tz="UTC")
 # No amount or count in a KPI table is this large; below it sums of a billion rows stay

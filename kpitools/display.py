@@ -1,8 +1,10 @@
 """Showing results in a notebook and in its HTML report, safely.
 
-Every string that came from the data is HTML-escaped before it reaches a
-report: a channel called ``<script>alert(1)</script>`` is shown as text.
-Notebooks use these helpers instead of building HTML or Markdown by hand.
+Every string that came from the data is escaped before it reaches a report, for
+HTML and for Markdown alike: a channel called ``<script>alert(1)</script>``,
+``[x](javascript:alert(1))``, ``$\\href{...}$`` or ``## heading`` is shown as
+those characters, never as a tag, a link, math or a heading. Notebooks use these
+helpers instead of building HTML or Markdown by hand.
 """
 
 from __future__ import annotations
@@ -13,15 +15,41 @@ from collections.abc import Mapping
 import pandas as pd
 from IPython.display import HTML, Markdown, display
 
-__all__ = ["escape", "md", "show_markdown", "note", "table", "show_table", "skip_if_missing", "tiles",
+__all__ = ["escape", "escape_html", "md", "show_markdown", "note", "table", "show_table", "skip_if_missing", "tiles",
            "show_tiles"]
 
 
-def escape(value: object) -> str:
-    """HTML-escape a value for a Markdown or HTML report (None shows as an em dash)."""
+# Every ASCII character that means something to HTML or Markdown (links, images,
+# emphasis, headings, lists, tables, math, autolinked URLs and e-mail addresses)
+# becomes a numeric character reference: HTML shows the character, Markdown sees no
+# syntax. Line breaks and tabs become spaces (a value cannot start a Markdown block),
+# and the invisible controls that reorder text (bidirectional overrides) or hide it
+# are shown as U+FFFD.
+_ACTIVE = "\\`*_{}[]()<>#+-.!|$~:/&\"'=@"
+_INVISIBLE = [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, *range(0x80, 0xA0),
+              0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_ESCAPES = {ord(c): f"&#{ord(c)};" for c in _ACTIVE}
+_ESCAPES.update({0x09: " ", 0x0A: " ", 0x0D: " ", 0x2028: " ", 0x2029: " "})
+_ESCAPES.update({c: "\ufffd" for c in _INVISIBLE})
+
+
+_CONTROLS = {k: v for k, v in _ESCAPES.items() if chr(k) not in _ACTIVE}
+
+
+def escape_html(value: object) -> str:
+    """Escape a value for an HTML element or attribute only (tables, tiles, notes), where
+    Markdown does not apply: ``html.escape`` plus the invisible controls."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "—"
-    return html.escape(str(value), quote=True)
+    return html.escape(str(value).translate(_CONTROLS), quote=True)
+
+
+def escape(value: object) -> str:
+    """Escape a value for an HTML or Markdown report: the text reaches the reader as
+    the same characters and never as markup (None shows as an em dash)."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "—"
+    return str(value).translate(_ESCAPES)
 
 
 def md(template: str, /, **values: object) -> Markdown:
@@ -41,7 +69,7 @@ def show_markdown(template: str, /, **values: object) -> None:
 
 def note(text: str) -> None:
     """Display a one-line note (a skipped section, a caveat); ``text`` is escaped."""
-    display(HTML(f'<p class="kt-note">{escape(text)}</p>'))
+    display(HTML(f'<p class="kt-note">{escape_html(text)}</p>'))
 
 
 def skip_if_missing(data, *tables: str) -> bool:
@@ -105,14 +133,14 @@ def table(frame: pd.DataFrame, *, formats: Mapping[str, str] | None = None,
     numeric = [_is_number(shown[c]) for c in columns]
     texts = [_cell_text(shown[c], formats.get(c)) for c in columns]
     names = dict(labels or {})
-    head = "".join(f'<th class="{"kt-num" if num else "kt-text"}">{escape(names.get(c, c))}</th>'
+    head = "".join(f'<th class="{"kt-num" if num else "kt-text"}">{escape_html(names.get(c, c))}</th>'
                    for c, num in zip(columns, numeric, strict=True))
     body = []
     for row in range(len(shown)):
-        cells = "".join(f'<td class="{_cell_class(num, col[row])}">{escape(col[row])}</td>'
+        cells = "".join(f'<td class="{_cell_class(num, col[row])}">{escape_html(col[row])}</td>'
                         for col, num in zip(texts, numeric, strict=True))
         body.append(f"<tr>{cells}</tr>")
-    cap = f"<caption>{escape(caption)}</caption>" if caption else ""
+    cap = f"<caption>{escape_html(caption)}</caption>" if caption else ""
     return HTML(f'<table class="kt-table">{cap}<thead><tr>{head}</tr></thead>'
                 f'<tbody>{"".join(body)}</tbody></table>')
 
@@ -126,7 +154,7 @@ def _delta(key: str, change: float, pct: float, better: bool | None, label: str)
     from .catalog import kpi
 
     if change is None or pd.isna(change):
-        return f'<div class="kt-tile-delta">{escape(label)}: —</div>'
+        return f'<div class="kt-tile-delta">{escape_html(label)}: —</div>'
     if kpi(key).unit == "rate":
         text = f"{change * 100:+.1f} pts"
     elif pct is not None and not pd.isna(pct):
@@ -136,7 +164,7 @@ def _delta(key: str, change: float, pct: float, better: bool | None, label: str)
     tone = "" if better is None or change == 0 else (
         " kt-good" if (change > 0) == bool(better) else " kt-bad")
     arrow = "▲" if change > 0 else ("▼" if change < 0 else "■")
-    return f'<div class="kt-tile-delta{tone}">{arrow} {escape(text)} {escape(label)}</div>'
+    return f'<div class="kt-tile-delta{tone}">{arrow} {escape_html(text)} {escape_html(label)}</div>'
 
 
 def tiles(frame: pd.DataFrame) -> HTML:
@@ -150,10 +178,10 @@ def tiles(frame: pd.DataFrame) -> HTML:
         if r.target is not None and not pd.isna(r.target) and r.value is not None:
             met = (r.value >= r.target) if r.higher_is_better is not False else (r.value <= r.target)
             target = (f'<div class="kt-tile-target {"kt-good" if met else "kt-bad"}">target '
-                      f'{escape(format_value(r.key, r.target))}: {"met" if met else "missed"}</div>')
+                      f'{escape_html(format_value(r.key, r.target))}: {"met" if met else "missed"}</div>')
         boxes.append(
-            f'<div class="kt-tile"><div class="kt-tile-label">{escape(r.label)}</div>'
-            f'<div class="kt-tile-value">{escape(format_value(r.key, r.value))}</div>'
+            f'<div class="kt-tile"><div class="kt-tile-label">{escape_html(r.label)}</div>'
+            f'<div class="kt-tile-value">{escape_html(format_value(r.key, r.value))}</div>'
             + _delta(r.key, r.change, r.change_pct, r.higher_is_better, "vs previous")
             + _delta(r.key, r.yoy_change, r.yoy_pct, r.higher_is_better, "vs last year")
             + target + "</div>")

@@ -11,6 +11,7 @@ import nbformat
 from nbconvert import HTMLExporter
 
 from .paths import TEMPLATES
+from .sanitize import sanitize_html
 
 __all__ = ["export_html", "headings"]
 
@@ -65,7 +66,8 @@ def export_html(
     -------
     str
         HTML with no code cells, no prompts, charts inlined as base64 PNG and no
-        script or stylesheet fetched from the network.
+        script or stylesheet fetched from the network; passed through
+        :func:`kpitools.sanitize.sanitize_html` as a last line.
     """
     if not isinstance(nb, nbformat.NotebookNode):
         nb = nbformat.read(str(nb), as_version=4)
@@ -81,7 +83,7 @@ def export_html(
     )
     exporter.register_filter("escape_html", _escape)
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": name}})
-    return body
+    return sanitize_html(body)[0]
 
 
 def _escape(text: object) -> str:

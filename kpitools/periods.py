@@ -17,7 +17,11 @@ import pandas as pd
 
 from .errors import PeriodError
 
-__all__ = ["Period", "PeriodKind", "period_range", "latest_complete", "resolve_period", "period_index"]
+__all__ = ["Period", "PeriodKind", "period_range", "latest_complete", "resolve_period", "resolve_periods",
+           "period_index", "FIRST_YEAR", "LAST_YEAR"]
+
+# The years a date of the data contract, and so a period, may fall in.
+FIRST_YEAR, LAST_YEAR = 1900, 2200
 
 PeriodKind = Literal["M", "Q", "W"]
 
@@ -64,6 +68,8 @@ class Period:
     def __post_init__(self) -> None:
         if self.kind not in _PATTERNS:
             raise PeriodError(f"period kind must be 'M', 'Q' or 'W', got {self.kind!r}")
+        if not FIRST_YEAR <= self.year <= LAST_YEAR:
+            raise PeriodError(f"period year must be between {FIRST_YEAR} and {LAST_YEAR}, got {self.year}")
         top = {"M": 12, "Q": 4, "W": _weeks_in_iso_year(self.year)}[self.kind]
         if not 1 <= self.number <= top:
             name = _KIND_NAMES[self.kind]
@@ -252,6 +258,37 @@ def resolve_period(text: str | Period | None, data_end: pd.Timestamp | None = No
             raise PeriodError(f"period {text!r} needs the data's end date")
         return latest_complete(data_end, _NAME_KINDS[name])
     return Period.parse(text)
+
+
+def resolve_periods(period: str | None, periods: str | None,
+                    data_range: tuple[pd.Timestamp, pd.Timestamp]) -> list[Period]:
+    """The periods of a command line: ``--period`` (comma-separated words, default
+    ``latest-month``) or ``--periods FIRST..LAST``, each within the data's range.
+
+    Raises
+    ------
+    PeriodError
+        A word is not a period, none is given, or a period lies outside the data.
+    """
+    start, end = data_range
+    if periods is not None:
+        first, sep, last = periods.partition("..")
+        if not sep or not first.strip() or not last.strip():
+            raise PeriodError(f"--periods takes FIRST..LAST (2025-01..2025-06), got {periods!r}")
+        found = period_range(resolve_period(first, end), resolve_period(last, end))
+    else:
+        words = [w for w in (period if period is not None else "latest-month").split(",") if w.strip()]
+        if not words:
+            raise PeriodError(f"--period names no period (got {period!r}); expected e.g. 2026-09, "
+                              "2026-Q3 or latest-month")
+        found = [resolve_period(w, end) for w in words]
+    if not found:
+        raise PeriodError(f"--periods {periods!r} is empty: its first period comes after its last")
+    outside = [str(p) for p in found if p.end <= start or p.start > end]
+    if outside:
+        raise PeriodError(f"period {', '.join(outside)} lies outside the data, which runs from "
+                          f"{start:%Y-%m-%d} to {end:%Y-%m-%d}")
+    return list(dict.fromkeys(found))
 
 
 def period_index(when: pd.Series | pd.Index, origin: Period) -> np.ndarray:

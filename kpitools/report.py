@@ -2,36 +2,50 @@
 
 Each (period, notebook) pair is executed by papermill in a fresh kernel with
 its parameters injected, then exported to HTML through ``templates/kpitools``.
-Everything is written to a staging folder first and moved into
-``<out>/<period>/`` only once it succeeded, so a failed run never overwrites
-an earlier good report. ``<out>/index.html`` links every period and notebook.
+The run reads a snapshot of the data taken when it starts, writes everything to
+a staging folder, and publishes a period's folder whole, only when every notebook
+of that period succeeded (see :mod:`kpitools.publish`): a failed or interrupted
+run never overwrites an earlier good report. Workers and kernels die with the run
+(see :mod:`kpitools.workers`). ``<out>/index.html`` links every period and notebook.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import json
 import os
 import shutil
-import tempfile
 import traceback
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import nbformat
 
 from . import __version__
+from .atomic import write_text
 from .data import Dataset, load
 from .errors import KpiToolsError, ReportError
 from .html import export_html
 from .index import write_index
 from .paths import NOTEBOOKS
-from .periods import Period
+from .periods import Period, resolve_periods
+from .publish import (
+    new_stage,
+    now_text,
+    out_lock,
+    prepare_out,
+    publish_period,
+    read_manifest,
+    remove_stale,
+    snapshot,
+    write_manifest,
+)
 from .quality import ANALYSES
 from .results import write_results
+from .workers import kill_tree, worker_pool
 
 __all__ = ["ORDER", "discover_notebooks", "render_reports", "Job", "JobResult", "RunSummary"]
 
@@ -72,10 +86,11 @@ def notebook_title(path: Path) -> str:
 class Job:
     notebook: Path
     period: str
-    data_dir: str
+    data_dir: str  # what the notebook reads: the run's snapshot of the data
     stage: Path
     header: dict
     parameters: dict = field(default_factory=dict)
+    shown_data_dir: str = ""  # the data directory as the analyst named it, for the saved notebook
 
 
 @dataclass
@@ -87,6 +102,7 @@ class JobResult:
     html: Path | None = None
     ipynb: Path | None = None
     skipped: str = ""
+    warnings: list[str] = field(default_factory=list)
 
 
 def _run_job(job: Job) -> JobResult:
@@ -106,10 +122,13 @@ def _run_job(job: Job) -> JobResult:
                             # ipykernel 7 warns at every start that its TCP transport is
                             # unencrypted (local, harmless); errors still reach the notebook.
                             extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+        nb = nbformat.read(str(out_nb), as_version=4)
+        warnings = _take_stderr(nb)
+        _show_data_dir(nb, job)
+        nbformat.write(nb, str(out_nb))
         header = {**job.header, "title": notebook_title(job.notebook)}
-        html_text = export_html(nbformat.read(str(out_nb), as_version=4), header, name=name)
         out_html = out_nb.with_suffix(".html")
-        out_html.write_text(html_text, encoding="utf-8")
+        write_text(out_html, export_html(nb, header, name=name))
     except pm.PapermillExecutionError as exc:
         return JobResult(job, False, _since(start), _describe_failure(exc, out_nb), ipynb=out_nb)
     except (CellTimeoutError, DeadKernelError) as exc:
@@ -120,7 +139,38 @@ def _run_job(job: Job) -> JobResult:
         last = traceback.format_exception_only(exc)[-1].strip()
         return JobResult(job, False, _since(start), last,
                          ipynb=out_nb if out_nb.exists() else None)
-    return JobResult(job, True, _since(start), html=out_html, ipynb=out_nb)
+    return JobResult(job, True, _since(start), html=out_html, ipynb=out_nb, warnings=warnings)
+
+
+def _take_stderr(nb: nbformat.NotebookNode) -> list[str]:
+    """Remove what the kernel wrote to stderr (warnings with the server's paths in them)
+    from the notebook; return its distinct lines, for the command line."""
+    lines: dict[str, None] = {}
+    for cell in nb.cells:
+        outputs = cell.get("outputs", [])
+        kept = [o for o in outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+        for o in outputs:
+            if o not in kept:
+                text = o.get("text", "")
+                text = text if isinstance(text, str) else "".join(text)
+                lines.update((line.strip(), None) for line in text.splitlines() if line.strip())
+        if len(kept) != len(outputs):
+            cell["outputs"] = kept
+    return list(lines)
+
+
+def _show_data_dir(nb: nbformat.NotebookNode, job: Job) -> None:
+    """In the saved notebook, name the data directory the analyst gave rather than the
+    run's temporary snapshot of it, so the notebook can be run again as it stands."""
+    if not job.shown_data_dir:
+        return
+    for cell in nb.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell.source = cell.source.replace(repr(job.data_dir), repr(job.shown_data_dir)).replace(
+                f'"{job.data_dir}"', repr(job.shown_data_dir))
+    params = nb.metadata.get("papermill", {}).get("parameters", {})
+    if params.get("data_dir") == job.data_dir:
+        params["data_dir"] = job.shown_data_dir
 
 
 def _describe_failure(exc, executed: Path) -> str:
@@ -144,25 +194,29 @@ def _since(start: dt.datetime) -> float:
 
 @dataclass
 class RunSummary:
-    """What a run produced: one result per (period, notebook), and the index path."""
+    """What a run produced: one result per (period, notebook), the index path, the
+    periods that were published, and warnings for the command line."""
 
     results: list[JobResult]
     out: Path
     index: Path | None = None
+    published: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    periods: list[Period] = field(default_factory=list)
 
     @property
     def failed(self) -> list[JobResult]:
         return [r for r in self.results if not r.ok]
 
 
-def _header(data: Dataset, period: Period, data_dir: Path, out_period: Path) -> dict:
+def _header(data: Dataset, period: Period, data_dir: Path) -> dict:
     start, end = data.date_range
     return {
         "company": "KPI report",
         "period": str(period),
         "period_label": f"{period.label}: {period.start:%d %b %Y} to {period.last_day:%d %b %Y}",
         "data_range": f"{start:%d %b %Y} to {end:%d %b %Y} (UTC)",
-        "data_dir": str(data_dir),
+        "data_dir": data_dir.name,  # the folder's name: a report carries no server path
         "generated_at": dt.datetime.now(dt.UTC).strftime("%d %b %Y %H:%M UTC"),
         "version": __version__,
         "index_href": "../index.html",
@@ -171,58 +225,85 @@ def _header(data: Dataset, period: Period, data_dir: Path, out_period: Path) -> 
 
 def render_reports(
     data_dir: str | os.PathLike[str],
-    periods: Sequence[Period],
+    periods: Sequence[Period | str] | None = None,
     *,
     notebooks: Sequence[Path] | None = None,
     out: str | os.PathLike[str] = "reports",
     jobs: int = 1,
     parameters: dict | None = None,
     progress: bool = True,
-    data: Dataset | None = None,
+    range_: str | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> RunSummary:
     """Execute and export every notebook for every period.
 
     Parameters
     ----------
     data_dir : path-like
-        The data directory; it is loaded and validated once before anything runs.
-    periods : sequence of Period
-        The report periods.
+        The data directory. Its table files are copied into the run's staging folder
+        first, and that snapshot is validated once and read by every notebook.
+    periods : sequence of Period or str, optional
+        The report periods: periods, period strings or words such as
+        ``"latest-quarter"`` (resolved against the data). Default: the latest
+        complete month.
     notebooks : sequence of Path, optional
         The notebooks (default: every notebook of ``notebooks/``, in report order).
     out : path-like
         Output folder: ``<out>/<period>/<notebook>.html`` and ``.ipynb``,
-        ``kpis.json`` and CSV tables, and ``<out>/index.html``.
+        ``kpis.json`` and CSV tables, ``manifest.json``, and ``<out>/index.html``.
     jobs : int
-        Notebooks executed in parallel (separate processes).
+        Notebooks executed in parallel (worker processes).
     parameters : dict, optional
         Extra notebook parameters (str, int, float, bool, list or dict only).
+    range_ : str, optional
+        ``FIRST..LAST`` instead of ``periods``.
+    warn : callable, optional
+        Receives one line per warning (kernel stderr, a rebuilt manifest).
 
     Returns
     -------
     RunSummary
-        Per-job results; a failed notebook leaves its earlier report in place.
+        Per-job results. A period is published only when all its notebooks
+        succeeded; otherwise its folder keeps the earlier reports.
     """
-    data_dir = Path(data_dir).resolve()
-    data = data if data is not None else load(data_dir)
+    source = Path(data_dir).resolve()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    created = not out.exists()
+    prepare_out(out)
+    messages: list[str] = []
+    say = warn or messages.append
+    remove_stale(out)
     notebooks = list(notebooks) if notebooks is not None else discover_notebooks()
-    stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    stage = new_stage(out)
+    published: list[str] = []
     try:
+        fingerprint = snapshot(source, stage / "data")
+        data = load(stage / "data")
+        data.directory = source
+        words = [str(p) for p in periods] if periods else None
+        wanted = resolve_periods(",".join(words) if words else None, range_, data.date_range)
         job_list = []
-        for period in periods:
+        for period in wanted:
             write_results(data, period, stage / str(period))
-            header = _header(data, period, data_dir, out / str(period))
-            job_list += [Job(nb, str(period), str(data_dir), stage, header, dict(parameters or {}))
-                         for nb in notebooks]
+            header = _header(data, period, source)
+            job_list += [Job(nb, str(period), str(stage / "data"), stage, header, dict(parameters or {}),
+                             shown_data_dir=str(source)) for nb in notebooks]
         runnable, skipped = _split_runnable(job_list, data)
         results = _run_all(runnable, jobs, progress) + skipped
-        _publish(results, stage, out, [str(p) for p in periods])
-        index = write_index(out)
+        for r in results:
+            say_lines = [f"{r.job.period} {r.job.notebook.stem}: {w}" for w in r.warnings]
+            for line in say_lines:
+                say(line)
+        with out_lock(out):
+            published = _publish(results, stage, out, [str(p) for p in wanted], fingerprint, say)
+            index = write_index(out, warn=say)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-    return RunSummary(results, out, index)
+        if created and not published:  # a run that published nothing leaves no folder behind
+            (out / ".kpitools.lock").unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                out.rmdir()
+    return RunSummary(results, out, index, published, messages, wanted)
 
 
 def _split_runnable(job_list: list[Job], data: Dataset) -> tuple[list[Job], list[JobResult]]:
@@ -241,66 +322,80 @@ def _split_runnable(job_list: list[Job], data: Dataset) -> tuple[list[Job], list
 
 
 def _run_all(job_list: list[Job], jobs: int, progress: bool) -> list[JobResult]:
+    """Run the jobs in worker processes; on any interruption kill the workers and their
+    kernels before the exception goes on."""
     from tqdm.auto import tqdm
 
+    if not job_list:
+        return []
     bar = tqdm(total=len(job_list), desc="reports", unit="notebook", disable=not progress)
     results = []
+    pool = worker_pool(min(jobs, len(job_list)))
     try:
-        if jobs <= 1:
-            for job in job_list:
-                bar.set_postfix_str(f"{job.period} {job.notebook.stem}")
-                results.append(_run_job(job))
+        pending = {pool.submit(_run_job, job) for job in job_list}
+        while pending:
+            done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for future in done:
+                result = future.result()
+                bar.set_postfix_str(f"{result.job.period} {result.job.notebook.stem}")
+                results.append(result)
                 bar.update()
-        else:
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-                futures = [pool.submit(_run_job, job) for job in job_list]
-                for future in as_completed(futures):
-                    result = future.result()
-                    bar.set_postfix_str(f"{result.job.period} {result.job.notebook.stem}")
-                    results.append(result)
-                    bar.update()
+        pool.shutdown(wait=True)
+    except BrokenProcessPool:
+        kill_tree()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise ReportError("a worker process died while it ran a notebook (out of memory, or killed); "
+                          "no report was published") from None
+    except BaseException:
+        kill_tree()  # workers and kernels, listed before any is killed
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
     finally:
         bar.close()
     order = {id(j): i for i, j in enumerate(job_list)}
     return sorted(results, key=lambda r: order.get(id(r.job), 0))
 
 
-def _publish(results: list[JobResult], stage: Path, out: Path, periods: list[str]) -> None:
-    """Move what succeeded into place; keep a failed notebook's executed copy aside."""
+def _publish(results: list[JobResult], stage: Path, out: Path, periods: list[str], fingerprint: str,
+             warn: Callable[[str], None]) -> list[str]:
+    """Publish each period whose notebooks all succeeded; for the others keep the earlier
+    folder, put the failed notebooks' executed copies beside it and note the failure."""
+    published = []
     for period in periods:
+        mine = [r for r in results if r.job.period == period]
         target = out / period
-        target.mkdir(parents=True, exist_ok=True)
-        for path in (stage / period).glob("*"):
-            if path.suffix in (".json", ".csv"):
-                os.replace(path, target / path.name)
-    for result in results:
-        target = out / result.job.period
-        name = result.job.notebook.stem
-        if result.skipped:
-            (target / f"{name}.html").unlink(missing_ok=True)  # the data no longer supports it
-        elif result.ok:
-            os.replace(result.ipynb, target / f"{name}.ipynb")
-            os.replace(result.html, target / f"{name}.html")
-            (target / f"{name}.failed.ipynb").unlink(missing_ok=True)
-        elif result.ipynb is not None and result.ipynb.exists():
-            failed = target / f"{name}.failed.ipynb"
-            os.replace(result.ipynb, failed)
-            result.ipynb = failed
-    manifest = {}
-    for result in results:
-        entry = manifest.setdefault(result.job.period, {})
-        entry[result.job.notebook.stem] = {
-            "title": notebook_title(result.job.notebook), "ok": result.ok,
-            "seconds": round(result.seconds, 1), "error": result.error,
-            "skipped": result.skipped}
-    for period, entries in manifest.items():
-        path = out / period / "manifest.json"
-        old = json.loads(path.read_text()) if path.exists() else {}
-        for name, entry in entries.items():
-            if not entry["ok"] and name in old and old[name].get("ok"):
-                entry = {**old[name], "last_failure": entry["error"]}
-            old[name] = entry
-        path.write_text(json.dumps(old, indent=2) + "\n", encoding="utf-8")
+        manifest = read_manifest(target, warn=warn) if target.exists() else {}
+        failed = [r for r in mine if not r.ok]
+        stamp = now_text()
+        if failed:
+            target.mkdir(exist_ok=True)
+            for r in failed:
+                name = r.job.notebook.stem
+                if r.ipynb is not None and r.ipynb.exists():
+                    os.replace(r.ipynb, target / f"{name}.failed.ipynb")
+                    r.ipynb = target / f"{name}.failed.ipynb"
+                old = manifest.get(name, {})
+                entry = {"title": notebook_title(r.job.notebook), "ok": False, "seconds": round(r.seconds, 1),
+                         "error": r.error, "skipped": "", "attempted_at": stamp}
+                manifest[name] = {**old, "last_failure": r.error, "attempted_at": stamp} if old.get("ok") else entry
+            write_manifest(target, manifest)
+            continue
+        run = {r.job.notebook.stem: r for r in mine}
+        for name, r in run.items():
+            manifest[name] = {"title": notebook_title(r.job.notebook), "ok": True, "seconds": round(r.seconds, 1),
+                              "error": "", "skipped": r.skipped, "data": fingerprint, "rendered_at": stamp}
+        staged = stage / period
+        write_manifest(staged, manifest)
+
+        def keep(path: Path, run=run) -> bool:
+            name = path.name.split(".")[0]
+            if name not in run:
+                return True  # another notebook's report from an earlier run
+            return not (run[name].skipped or path.name.endswith(".failed.ipynb"))
+
+        publish_period(staged, target, keep=keep)
+        published.append(period)
+    return published
 
 
 def raise_for_failures(summary: RunSummary) -> None:
@@ -308,4 +403,7 @@ def raise_for_failures(summary: RunSummary) -> None:
     if summary.failed:
         lines = [f"{r.job.period} {r.job.notebook.stem}: {r.error}"
                  + (f" (executed notebook: {r.ipynb})" if r.ipynb else "") for r in summary.failed]
-        raise ReportError(f"{len(summary.failed)} notebook(s) failed:\n  " + "\n  ".join(lines))
+        held = sorted({r.job.period for r in summary.failed})
+        raise ReportError(f"{len(summary.failed)} notebook(s) failed:\n  " + "\n  ".join(lines)
+                          + f"\n  not published: {', '.join(held)} (the earlier reports of "
+                          f"{'that period' if len(held) == 1 else 'those periods'} are unchanged)")

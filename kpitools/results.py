@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .atomic import write_csv, write_text
 from .data import Dataset
 from .funnel import cohort_conversion, period_flow
 from .kpis import compute_kpis
@@ -82,13 +83,9 @@ def write_results(data: Dataset, period: Period, out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     kpis = compute_kpis(data, period)  # the folder names the period: the object is numbers only
-    path = out_dir / "kpis.json"
-    path.write_text(json.dumps(kpis, indent=2) + "\n", encoding="utf-8")
-    written.append(path)
+    written.append(write_text(out_dir / "kpis.json", json.dumps(kpis, indent=2, allow_nan=False) + "\n"))
     for filename, (needs, fn) in TABLE_WRITERS.items():
         table = fn(data, period) if data.has(*needs) else None
-        if table is not None:
-            path = out_dir / filename
-            table.to_csv(path, index=False)
-            written.append(path)
+        if table is not None:  # text cells a spreadsheet would evaluate are made inert
+            written.append(write_csv(table, out_dir / filename))
     return written

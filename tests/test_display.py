@@ -1,17 +1,45 @@
+import html
+import re
+
 import numpy as np
 import pandas as pd
+import pytest
+from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
 from kpitools import plots
 from kpitools.display import escape, md, table
 
 EVIL = "<script>alert(1)</script>"
+# text that Markdown, LaTeX, HTML or a spreadsheet would read as something else
+PAYLOADS = [
+    EVIL, '"><img src=x onerror=alert(1)>', "[x](javascript:alert(1))", "![t](http://host/t.png)",
+    "a\n## heading", "=HYPERLINK(\"http://x\",\"y\")", "$x$ and $y$", "$\\href{javascript:alert(1)}{x}$",
+    "**bold** _it_ `code`", "<http://x.org>", "www.example.com", "me@example.com", "1. list", "- item",
+    "| a | b |", "{{ template }} {% raw %}", "'; DROP TABLE accounts; --", "$(rm -rf /)",
+    "\u202eevil\u202c", "🚀 emoji", "tab\there\r\nline", "&amp; &lt;",
+]
+
+
+def _text(rendered: str) -> str:
+    """What a reader sees: the tags removed and the character references decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", rendered)).strip()
 
 
 def test_table_escapes_cells_headers_and_caption():
     frame = pd.DataFrame({EVIL: [EVIL, "ok"], "n": [1, 2]})
-    html = table(frame, caption=EVIL).data
-    assert "<script>" not in html
-    assert html.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 3
+    out = table(frame, caption=EVIL).data
+    assert "<script>" not in out
+    assert html.unescape(out).count(EVIL) == 3
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_markdown_shows_data_as_literal_text(payload):
+    rendered = markdown2html_mistune(md("Channel **{name}** grew", name=payload).data)
+    tags = set(re.findall(r"<\s*([a-zA-Z0-9]+)", rendered))
+    assert tags <= {"p", "strong"}, tags  # no link, image, heading, list, code, table or script
+    expected = payload.replace("\u202e", "\ufffd").replace("\u202c", "\ufffd")
+    expected = re.sub(r"[\t\r\n]", " ", expected)
+    assert _text(rendered) == f"Channel {expected} grew"
 
 
 def test_table_formats():
@@ -28,8 +56,10 @@ def test_table_formats():
 
 def test_markdown_values_are_escaped_template_is_not():
     out = md("**{channel}** leads", channel=EVIL).data
-    assert out == "**&lt;script&gt;alert(1)&lt;/script&gt;** leads"
+    assert out.startswith("**") and out.endswith("** leads") and "<" not in out
+    assert html.unescape(out) == f"**{EVIL}** leads"
     assert escape(None) == "—"
+    assert escape("Café 42") == "Café 42"  # letters, digits and spaces stay as they are
 
 
 def test_rows_over_time_draws_each_table():

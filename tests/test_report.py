@@ -3,6 +3,7 @@
 import json
 import re
 import shutil
+from html import unescape
 from pathlib import Path
 
 import nbformat
@@ -85,7 +86,7 @@ def test_html_is_self_contained(rendered):
 def test_strings_from_data_are_escaped(rendered):
     html = (rendered[1] / "2025-06" / "data_quality.html").read_text()
     assert EVIL not in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert EVIL in unescape(html)  # shown to the reader as the characters it is
     assert "<script" not in html.lower()
 
 
@@ -107,6 +108,7 @@ def test_failed_notebook_keeps_earlier_report(evil_dir, tmp_path, capsys):
     assert main(args) == 0
     good = (out / "2025-06" / "alpha.html").read_bytes()
     assert b"2025-06" in good
+    files = {p.name: p.read_bytes() for p in (out / "2025-06").iterdir() if p.name != "manifest.json"}
 
     _nb(nbdir / "alpha.ipynb", new_code_cell("1 / 0"))
     _nb(nbdir / "beta.ipynb", new_code_cell("print('beta ran for', period)"))
@@ -114,13 +116,22 @@ def test_failed_notebook_keeps_earlier_report(evil_dir, tmp_path, capsys):
     assert main([*args, "--jobs", "2"]) == 1
     err = capsys.readouterr().err
     assert "1 notebook(s) failed" in err and "2025-06 alpha: cell [3] `1 / 0`: ZeroDivisionError" in err
+    assert "not published: 2025-06 (the earlier reports of that period are unchanged)" in err
     assert "Traceback" not in err
-    assert (out / "2025-06" / "alpha.html").read_bytes() == good  # the good report stays
+    # the period is published whole or not at all: its reports, kpis.json and CSVs stay as they were
+    for name, content in files.items():
+        assert (out / "2025-06" / name).read_bytes() == content, name
+    assert not (out / "2025-06" / "beta.html").exists()
     assert (out / "2025-06" / "alpha.failed.ipynb").is_file()
-    assert "beta ran for" in (out / "2025-06" / "beta.html").read_text()  # the others render
     manifest = json.loads((out / "2025-06" / "manifest.json").read_text())
     assert manifest["alpha"]["ok"] and "ZeroDivisionError" in manifest["alpha"]["last_failure"]
     assert "last run failed" in (out / "index.html").read_text()
+
+    _nb(nbdir / "alpha.ipynb", new_code_cell("print('fixed')"))  # fixed: both are published together
+    assert main([*args, "--jobs", "2"]) == 0
+    assert "beta ran for" in (out / "2025-06" / "beta.html").read_text()
+    assert not (out / "2025-06" / "alpha.failed.ipynb").exists()
+    assert "last run failed" not in (out / "index.html").read_text()
 
 
 def test_bad_data_writes_nothing(tmp_path, small_dir, capsys):

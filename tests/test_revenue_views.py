@@ -110,7 +110,7 @@ def test_stories_escape_group_names():
     by = pd.DataFrame({"channel": [EVIL, "organic"], "ltv_cac": [5.0, 0.5], "payback_months": [3.0, 40.0],
                        "churn_rate": [0.01, 0.05], "cac": [100.0, 900.0]})
     text = channel_story(by, months=12)
-    assert EVIL not in text and "&lt;script&gt;" in text
+    assert EVIL not in text and "&#60;script&#62;" in text
     assert "**organic** does not recover its acquisition cost" in text
     assert "9 times the lowest" in text
     seg = pd.DataFrame({"segment": [EVIL, "smb"], "nrr_12m": [1.2, 0.8]})
@@ -183,5 +183,5 @@ def test_onboarding_story():
     steps = pd.DataFrame({"step": ["viewed onboarding", "1_profile", EVIL], "users": [10, 8, 2],
                           "rate_from_previous": [np.nan, 0.8, 0.25]})
     text = onboarding_story(steps)
-    assert text.startswith("Onboarding loses most people at **&lt;script&gt;")
+    assert text.startswith("Onboarding loses most people at **&#60;script&#62;")
     assert "25.0% of those" in text

@@ -1,0 +1,115 @@
+"""Worker processes that never outlive the run that started them.
+
+The report runner executes notebooks in a pool of worker processes; each worker
+starts a Jupyter kernel per notebook. Three rules keep a stopped run from leaving
+anything running:
+
+- A worker leaves the terminal's process group (``os.setsid``), so Ctrl-C reaches
+  only the runner, which then stops everything in order; kernels already run in a
+  session of their own (jupyter_client starts them so).
+- A worker watches its parent: the moment the runner is gone (even by ``kill -9``),
+  the worker kills its kernels and exits. Kernels watch their worker the same way
+  (ipykernel's parent poller).
+- :func:`kill_tree` ends every process the runner started, kernels included, when
+  it is interrupted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+import psutil
+
+__all__ = ["worker_pool", "kill_tree", "Interrupted", "interrupt_signals", "describe_signal"]
+
+POLL_S = 0.2
+
+
+class Interrupted(BaseException):
+    """The run was asked to stop (Ctrl-C, ``kill``): derived from BaseException so that no
+    ``except Exception`` on the way swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+@contextlib.contextmanager
+def interrupt_signals() -> Iterator[None]:
+    """Within the block, SIGINT, SIGTERM and SIGHUP raise :class:`Interrupted` in the main
+    thread (Ctrl-C, ``kill``, a closed terminal), so that the caller can clean up."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Interrupted(signum)
+
+    wanted = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {s: signal.signal(s, handler) for s in wanted}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        if os.getppid() != parent:
+            kill_tree(os.getpid(), include_root=False)
+            os._exit(1)
+        time.sleep(POLL_S)
+
+
+def _init_worker(parent: int) -> None:
+    """Runs first in every worker: leave the terminal's process group, ignore Ctrl-C (the
+    runner decides), and die with the runner."""
+    if hasattr(os, "setsid"):
+        with contextlib.suppress(OSError):
+            os.setsid()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if os.getppid() != parent:  # the runner died while this worker started
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), name="kpitools-parent-watch", daemon=True).start()
+
+
+def worker_pool(jobs: int) -> ProcessPoolExecutor:
+    """A pool of ``jobs`` worker processes (spawned, so no state is shared by forking) that
+    die with this process."""
+    return ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=get_context("spawn"),
+                               initializer=_init_worker, initargs=(os.getpid(),))
+
+
+def kill_tree(pid: int | None = None, *, include_root: bool = False, timeout: float = 5.0) -> list[int]:
+    """Kill every descendant of ``pid`` (default: this process), kernels included, and wait
+    for them to be gone; returns their pids. Processes are listed before any is killed, so
+    a kernel whose worker dies first is still found."""
+    try:
+        root = psutil.Process(pid or os.getpid())
+        victims = root.children(recursive=True)
+    except psutil.Error:
+        return []
+    if include_root:
+        victims.append(root)
+    for proc in victims:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(victims, timeout=timeout)
+    return [p.pid for p in victims]
+
+
+def describe_signal(exc: Interrupted) -> str:
+    return "interrupted (Ctrl-C)" if exc.signum == signal.SIGINT else f"stopped by {exc}"
+
