@@ -157,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = _parser().parse_args(argv)
     from .runtime import tune_memory
-    from .workers import Interrupted, describe_signal, interrupt_signals, kill_tree
+    from .workers import Interrupted, describe_signal, interrupt_signals
 
     tune_memory()
     try:
@@ -167,7 +167,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"kpitools: {exc}", file=sys.stderr)
         return EXIT_DATA if isinstance(exc, ValueError) else EXIT_FAILED
     except (Interrupted, KeyboardInterrupt) as exc:
-        kill_tree()
         signum = exc.signum if isinstance(exc, Interrupted) else 2
         what = describe_signal(exc) if isinstance(exc, Interrupted) else "interrupted (Ctrl-C)"
         print(f"kpitools: {what}{getattr(args, 'stopped', '')}", file=sys.stderr)

@@ -263,6 +263,17 @@ class Dataset:
         present = ", ".join(f"{n} ({len(t):,})" for n, t in self.tables.items())
         return f"<Dataset {self.directory}: {present}; {start:%Y-%m-%d} to {end:%Y-%m-%d}>"
 
+    def limit_categories(self, n: int = 12) -> Dataset:
+        """The same data with every category of more than ``n`` values (channel, segment,
+        plan, feature, ...) cut to its ``n`` most common values and ``"(other)"``: see
+        :func:`kpitools.categories.limit_categories`. Totals are unchanged."""
+        from .categories import limit_categories
+
+        tables = limit_categories(self.tables, n)
+        if all(tables[k] is self.tables[k] for k in tables):
+            return self
+        return Dataset(directory=self.directory, tables=tables, files=self.files, scope=self.scope)
+
     def has(self, *names: str) -> bool:
         """Whether every named table is present."""
         return all(n in self.tables for n in names)

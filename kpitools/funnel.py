@@ -86,7 +86,8 @@ def period_flow(leads: pd.DataFrame, *, period: Period | str, events: pd.DataFra
                    "rate_from_previous": ratio(count, counts[i - 1][1]) if i else np.nan,
                    "rate_from_start": ratio(count, start) if i else np.nan}
             rows.append(row if group is None else {by: group, **row})
-    return pd.DataFrame(rows)
+    columns = ([by] if by else []) + ["stage", "count", "rate_from_previous", "rate_from_start"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def cohort_conversion(leads: pd.DataFrame, *, period: Period | str, window_days: int = 90,
@@ -135,7 +136,9 @@ def cohort_conversion(leads: pd.DataFrame, *, period: Period | str, window_days:
                    "rate_from_start": ratio(count, start) if i else np.nan,
                    "median_days_from_previous": days, "window_complete": complete}
             rows.append(row if group is None else {by: group, **row})
-    return pd.DataFrame(rows)
+    columns = ([by] if by else []) + ["stage", "count", "rate_from_previous", "rate_from_start",
+                                       "median_days_from_previous", "window_complete"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def trial_funnel(events: pd.DataFrame, *, period: Period | str, window_days: int = 90,
@@ -324,11 +327,13 @@ def channel_conversion(leads: pd.DataFrame, *, period: Period | str, events: pd.
 
     def one(p: Period) -> pd.DataFrame:
         flow = period_flow(leads, period=p, events=events, by="channel")
-        flow = flow.pivot(index="channel", columns="stage", values="count")
+        stages = [stage for stage, _ in STAGES]
+        flow = flow.pivot(index="channel", columns="stage", values="count").reindex(
+            columns=["visitors", *stages])
         conv = cohort_conversion(leads, period=p, window_days=window_days, by="channel")
-        conv = conv.pivot(index="channel", columns="stage", values="count")
+        conv = conv.pivot(index="channel", columns="stage", values="count").reindex(columns=stages)
         out = pd.DataFrame(index=flow.index.union(conv.index))
-        out["visitors"] = flow.get("visitors", np.nan)
+        out["visitors"] = flow["visitors"]
         out["leads"] = flow["leads"]
         out["visitor_to_lead_rate"] = out["leads"] / out["visitors"].where(out["visitors"] > 0)
         out["lead_to_sql_rate"] = conv["sqls"] / conv["leads"].where(conv["leads"] > 0)

@@ -45,7 +45,7 @@ from .publish import (
 )
 from .quality import ANALYSES
 from .results import write_results
-from .workers import kill_tree, worker_pool
+from .workers import stop_pool, worker_pool
 
 __all__ = ["ORDER", "discover_notebooks", "render_reports", "Job", "JobResult", "RunSummary"]
 
@@ -342,13 +342,11 @@ def _run_all(job_list: list[Job], jobs: int, progress: bool) -> list[JobResult]:
                 bar.update()
         pool.shutdown(wait=True)
     except BrokenProcessPool:
-        kill_tree()
-        pool.shutdown(wait=False, cancel_futures=True)
+        stop_pool(pool)
         raise ReportError("a worker process died while it ran a notebook (out of memory, or killed); "
                           "no report was published") from None
     except BaseException:
-        kill_tree()  # workers and kernels, listed before any is killed
-        pool.shutdown(wait=False, cancel_futures=True)
+        stop_pool(pool)  # workers and their kernels, then the exception goes on
         raise
     finally:
         bar.close()

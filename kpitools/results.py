@@ -20,15 +20,16 @@ from .revenue import revenue_metrics
 
 __all__ = ["TABLE_WRITERS", "register_table", "write_results"]
 
-TABLE_WRITERS: dict[str, tuple[tuple[str, ...], Callable[[Dataset, Period], pd.DataFrame | None]]] = {}
+TABLE_WRITERS: dict[str, tuple[tuple[str, ...], Callable[[Dataset, Period], pd.DataFrame | None], bool]] = {}
 
 
-def register_table(filename: str, *, needs: tuple[str, ...] = ()):
+def register_table(filename: str, *, needs: tuple[str, ...] = (), whole: bool = False):
     """Decorator: a tidy table written as ``filename`` for every period whose data
-    has the ``needs`` tables."""
+    has the ``needs`` tables; ``whole`` tables see every category value (a profile of
+    the data), the others the report's top values and ``(other)``."""
 
     def wrap(fn: Callable[[Dataset, Period], pd.DataFrame]):
-        TABLE_WRITERS[filename] = (needs, fn)
+        TABLE_WRITERS[filename] = (needs, fn, whole)
         return fn
 
     return wrap
@@ -73,19 +74,22 @@ def _funnel(data: Dataset, period: Period) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-@register_table("data_quality.csv")
+@register_table("data_quality.csv", whole=True)
 def _profile(data: Dataset, period: Period) -> pd.DataFrame:
     return table_profile(data)
 
 
-def write_results(data: Dataset, period: Period, out_dir: Path) -> list[Path]:
-    """Write ``kpis.json`` and every registered table the data allows into ``out_dir``."""
+def write_results(data: Dataset, period: Period, out_dir: Path, *, max_categories: int = 12) -> list[Path]:
+    """Write ``kpis.json`` and every registered table the data allows into ``out_dir``; the
+    tables break down by at most ``max_categories`` values per category and ``(other)``,
+    as the reports do."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     kpis = compute_kpis(data, period)  # the folder names the period: the object is numbers only
     written.append(write_text(out_dir / "kpis.json", json.dumps(kpis, indent=2, allow_nan=False) + "\n"))
-    for filename, (needs, fn) in TABLE_WRITERS.items():
-        table = fn(data, period) if data.has(*needs) else None
+    shown = data.limit_categories(max_categories)
+    for filename, (needs, fn, whole) in TABLE_WRITERS.items():
+        table = fn(data if whole else shown, period) if data.has(*needs) else None
         if table is not None:  # text cells a spreadsheet would evaluate are made inert
             written.append(write_csv(table, out_dir / filename))
     return written

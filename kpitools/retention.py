@@ -21,7 +21,8 @@ from .periods import Period, period_index
 from .sbg import SBG, fit_sbg, fit_sbg_cohorts
 
 __all__ = ["revenue_cohorts", "signup_cohorts", "activity_cohorts", "retention_triangle",
-           "survivor_counts", "fit_cohorts", "projected_ltv", "pooled_model", "group_curves", "churn_mix",
+           "survivor_counts", "fit_cohorts", "projected_ltv", "pooled_model", "group_curves", "comparison_age",
+           "churn_mix",
            "choose_basis", "cohorts_for", "fit_sbg", "SBG"]
 
 TIDY = ["cohort", "period_number", "period", "cohort_size", "active", "retention", "surviving",
@@ -314,6 +315,15 @@ def group_curves(tidy: pd.DataFrame, *, min_size: int = 20) -> pd.DataFrame:
     out["retention"] = out["active"] / out["cohort_size"]
     out["survival"] = out["surviving"] / out["cohort_size"]
     return out
+
+
+def comparison_age(curves: pd.DataFrame, kind: str = "M") -> int | None:
+    """The age at which groups' retention is compared: a year (12 months, 4 quarters) or
+    the oldest age observed in ``curves`` (from :func:`group_curves`) if younger; None
+    when nothing is observed."""
+    if curves.empty:
+        return None
+    return min(12 if kind == "M" else 4, int(curves["period_number"].max()))
 
 
 def churn_mix(subscriptions: pd.DataFrame, accounts: pd.DataFrame, *, period: Period | str,

@@ -27,7 +27,7 @@ from multiprocessing import get_context
 
 import psutil
 
-__all__ = ["worker_pool", "kill_tree", "Interrupted", "interrupt_signals", "describe_signal"]
+__all__ = ["worker_pool", "stop_pool", "kill_tree", "Interrupted", "interrupt_signals", "describe_signal"]
 
 POLL_S = 0.2
 
@@ -108,6 +108,14 @@ def kill_tree(pid: int | None = None, *, include_root: bool = False, timeout: fl
             proc.kill()
     psutil.wait_procs(victims, timeout=timeout)
     return [p.pid for p in victims]
+
+
+def stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Kill a pool's workers and their kernels at once, and cancel what is queued."""
+    workers = list((getattr(pool, "_processes", None) or {}).keys())
+    for pid in workers:
+        kill_tree(pid, include_root=True)
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def describe_signal(exc: Interrupted) -> str:

@@ -26,6 +26,9 @@ STYLE = {
     "axes.titlesize": 12,
     "legend.frameon": False,
     "font.size": 10,
+    # text from the data ($ signs in a channel name) is never read as mathtext
+    "text.parse_math": False,
+    "text.usetex": False,
 }
 
 

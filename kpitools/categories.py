@@ -1,0 +1,80 @@
+"""Keep breakdowns readable: the most common values of a category, the rest as one group.
+
+A report broken down by channel, segment, plan or feature shows one row, bar or line
+per value. Real data can hold thousands (a tracking parameter used as the channel,
+a free-text plan name): :func:`limit_categories` keeps the ``n`` values with the most
+rows and labels every other value :data:`OTHER`, the same way in every table that
+shares the vocabulary (channels in accounts, leads, spend, opportunities, events and
+channel metrics), so that joins by channel still match. Totals do not change: only
+labels are merged. A column with at most ``n`` values is left untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+__all__ = ["OTHER", "VOCABULARIES", "top_values", "limit_categories"]
+
+OTHER = "(other)"
+# vocabulary -> the (table, column) pairs that share it
+VOCABULARIES: dict[str, tuple[tuple[str, str], ...]] = {
+    "channel": (("accounts", "channel"), ("leads", "channel"), ("spend", "channel"),
+                ("opportunities", "channel"), ("events", "channel"), ("channel_metrics", "channel")),
+    "segment": (("accounts", "segment"),),
+    "country": (("accounts", "country"),),
+    "plan": (("subscriptions", "plan"),),
+    "feature": (("events", "feature"),),
+    "cost_category": (("costs", "category"),),
+    "metric": (("channel_metrics", "metric"),),
+}
+# values that carry a meaning in a metric definition and are never merged
+_KEEP = {"channel": {"none"}, "metric": {"impressions", "engagements", "webinar_attendees"}}
+
+
+def top_values(counts: pd.Series, n: int, *, keep: Iterable[str] = ()) -> set[str]:
+    """The ``n`` values with the highest counts (ties broken by value, so the choice is
+    stable), plus ``keep``."""
+    ranked = counts.rename("rows").reset_index().rename(columns={counts.index.name or "index": "value"})
+    ranked.columns = ["value", "rows"]
+    ranked = ranked.sort_values(["rows", "value"], ascending=[False, True])
+    return set(ranked["value"].head(n)) | set(keep)
+
+
+def limit_categories(tables: dict[str, pd.DataFrame], n: int = 12) -> dict[str, pd.DataFrame]:
+    """The tables with every vocabulary of more than ``n`` values cut to its ``n`` most
+    common values and :data:`OTHER`.
+
+    Parameters
+    ----------
+    tables : dict of name to DataFrame
+        Contract tables (as in :attr:`kpitools.Dataset.tables`).
+    n : int
+        How many values each vocabulary keeps: those with the largest share of rows,
+        summed over the tables that use it (each table weighs the same, so the event
+        log's millions of rows do not outvote the accounts).
+
+    Returns
+    -------
+    dict of name to DataFrame
+        The same frames where nothing changes; copies where a column was relabelled.
+    """
+    out = dict(tables)
+    for vocabulary, places in VOCABULARIES.items():
+        present = [(t, c) for t, c in places if t in out and c in out[t]]
+        if not present:
+            continue
+        counts = pd.concat([out[t][c].value_counts(dropna=True, normalize=True) for t, c in present])
+        counts = counts.groupby(level=0).sum()
+        if len(counts) <= n:
+            continue
+        kept = top_values(counts, n, keep=_KEEP.get(vocabulary, ()))
+        for table, column in present:
+            values = out[table][column]
+            merged = values.notna() & ~values.isin(list(kept))
+            if merged.any():
+                frame = out[table].copy()
+                frame[column] = values.where(~merged, OTHER)
+                out[table] = frame
+    return out
