@@ -64,7 +64,7 @@ def hostile_tables(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     channels = _payload_map(pd.concat([t[n]["channel"] for n in ("accounts", "leads", "spend", "events",
                                                                   "opportunities", "channel_metrics")]))
     channels.pop("none", None)  # spend's `none` means "no channel": keep its meaning
-    for name, frame in t.items():
+    for frame in t.values():
         if "account_id" in frame:
             _replace(frame, "account_id", accounts)
         if "channel" in frame:

@@ -93,7 +93,7 @@ def _text(page: str) -> str:
 
 
 def test_payloads_render_in_every_report(payload_run):
-    summary, folder, failed = payload_run
+    _, folder, failed = payload_run
     assert not failed, failed
     assert sorted(p.stem for p in folder.glob("*.html")) == sorted(NOTEBOOKS)
 
@@ -166,7 +166,7 @@ def test_thousands_of_categories_show_the_top_and_other(many_run):
 
 
 def test_one_account_in_one_month(tiny_run):
-    summary, folder, failed = tiny_run
+    _, folder, failed = tiny_run
     assert not failed, failed
     assert sorted(p.stem for p in folder.glob("*.html")) == sorted(NOTEBOOKS)
     page = (folder / "unit_economics.html").read_text(encoding="utf-8")
