@@ -166,13 +166,15 @@ CATALOG: dict[str, Kpi] = {k.key: k for k in [
        "Of those, the share with `onboarding_completed`."),
     _k("sessions", "Sessions", "count", True,
        "Sessions starting in the period, cut from each user's events at 30 minutes of inactivity."),
-    _k("pages_per_session", "Pages per session", "ratio", True, "`page_view` events / sessions."),
+    _k("pages_per_session", "Pages per session", "ratio", True,
+       "`page_view` events / website sessions (sessions with at least one `page_view`)."),
     _k("clicks_per_session", "Clicks per session", "ratio", True, "`click` events / sessions."),
     _k("actions_per_session", "Actions per session", "ratio", True, "All events / sessions."),
     _k("avg_session_duration_s", "Session duration (s)", "number", True,
        "Mean of last event - first event over the sessions (a single-event session lasts 0 s)."),
     _k("bounce_rate", "Bounce rate", "rate", False,
-       "Share of sessions made of exactly one event, a `page_view`."),
+       "Share of website sessions (with at least one `page_view`) made of exactly one event, a "
+       "`page_view`; a session of product events alone cannot bounce."),
     _k("unique_visitors", "Unique visitors", "count", True, "Distinct users with a `page_view` in the period."),
     _k("time_on_site_s", "Time on site (s)", "number", True,
        "Mean duration of the sessions with at least one `page_view`."),
@@ -217,6 +219,20 @@ def glossary(keys: Iterable[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["kpi", "key", "definition"])
 
 
-def glossary_markdown(keys: Iterable[str]) -> str:
-    """The glossary as a Markdown list: **label** (`key`): definition."""
-    return "\n".join(f"- **{kpi(k).label}** (`{k}`): {kpi(k).definition}" for k in keys)
+# How every report reads its data, stated once at the end of each glossary.
+READING_NOTES = (
+    "- **(other)**: a breakdown shows the 12 values of a category (channel, segment, plan, feature) "
+    "with the most rows and groups every other value as *(other)*; totals are unchanged.\n"
+    "- **—**: a value that cannot be computed (no base to divide by, no earlier period); never shown "
+    "as zero.\n"
+    "- **Dates**: periods are half-open intervals in UTC; an `end_date` of 9999-12-31 means the "
+    "subscription is open; dates outside 1900 to 2200 and times later than the run are rejected.\n"
+    "- **Names** of channels, plans, features and the like are shown exactly as the data writes them, "
+    "as plain text.")
+
+
+def glossary_markdown(keys: Iterable[str], *, notes: bool = True) -> str:
+    """The glossary as a Markdown list: **label** (`key`): definition, followed by the
+    :data:`READING_NOTES` (unless ``notes=False``)."""
+    lines = [f"- **{kpi(k).label}** (`{k}`): {kpi(k).definition}" for k in keys]
+    return "\n".join(lines + ([READING_NOTES] if notes else []))

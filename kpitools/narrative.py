@@ -17,7 +17,11 @@ __all__ = ["revenue_story", "churn_story", "unit_economics_story", "channel_stor
            "segment_story", "change_words"]
 
 
-def _pct(value: float) -> str:
+def _pct(value: float | None) -> str:
+    """A share as a percentage; an empty value (no base to divide by) as an em dash, never
+    'nan%'."""
+    if value is None or pd.isna(value):
+        return "—"
     return f"{value:.1%}"
 
 

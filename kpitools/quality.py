@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from .data import Dataset
@@ -21,6 +22,7 @@ __all__ = [
     "table_profile",
     "empty_shares",
     "id_checks",
+    "overlapping_spans",
     "late_rows",
     "analysis_readiness",
     "complete_periods",
@@ -91,14 +93,40 @@ def empty_shares(data: Dataset) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["table", "column", "required", "empty", "empty_share"])
 
 
+def overlapping_spans(subscriptions: pd.DataFrame) -> np.ndarray:
+    """For each subscription span, whether it starts before an earlier-starting span of the
+    same account has ended (ends are exclusive; an empty end is open). Legitimate for an
+    account with several products, so counted, not rejected.
+
+    Returns
+    -------
+    ndarray of bool
+        One value per row of ``subscriptions``, in its order.
+    """
+    if subscriptions.empty:
+        return np.zeros(0, dtype=bool)
+    frame = pd.DataFrame({"account": subscriptions["account_id"].to_numpy(),
+                          "start": subscriptions["start_date"].to_numpy(),
+                          "end": subscriptions["end_date"].fillna(pd.Timestamp.max.tz_localize("UTC")
+                                                                 .floor("D")).to_numpy(),
+                          "row": np.arange(len(subscriptions))}).sort_values(["account", "start", "row"])
+    reach = frame.groupby("account", sort=False)["end"].cummax()
+    before = reach.groupby(frame["account"], sort=False).shift()
+    overlap = (frame["start"] < before).to_numpy(dtype=bool)
+    out = np.zeros(len(subscriptions), dtype=bool)
+    out[frame["row"].to_numpy()] = overlap
+    return out
+
+
 def id_checks(data: Dataset) -> pd.DataFrame:
-    """Duplicate ids and orphan references.
+    """Duplicate ids, orphan references and overlapping subscription spans.
 
     Columns: ``table``, ``column``, ``check``, ``rows`` (offending rows),
     ``distinct`` (distinct offending ids), ``examples`` (up to three).
     Duplicates are counted for every id column (``account_id`` and ``lead_id``
     are already rejected on load); orphans are non-empty ``account_id`` values
-    of leads, events and nps that are not in accounts.
+    of leads, events and nps that are not in accounts; overlapping spans are
+    those of :func:`overlapping_spans`.
     """
     rows = []
 
@@ -114,6 +142,10 @@ def id_checks(data: Dataset) -> pd.DataFrame:
         if frame is not None:
             ids = frame[column]
             add(table, column, "duplicate id", ids[ids.duplicated(keep=False)])
+    if data.subscriptions is not None:
+        subs = data.subscriptions
+        add("subscriptions", "account_id", "overlapping spans (several products?)",
+            subs.loc[overlapping_spans(subs), "account_id"])
     if data.accounts is not None:
         known = data.accounts["account_id"]
         for table in ("subscriptions", "leads", "events", "nps"):

@@ -168,9 +168,12 @@ def _show_data_dir(nb: nbformat.NotebookNode, job: Job) -> None:
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
             cell.source = cell.source.replace(repr(job.data_dir), repr(job.shown_data_dir)).replace(
                 f'"{job.data_dir}"', repr(job.shown_data_dir))
-    params = nb.metadata.get("papermill", {}).get("parameters", {})
+    papermill = nb.metadata.get("papermill", {})
+    params = papermill.get("parameters", {})
     if params.get("data_dir") == job.data_dir:
         params["data_dir"] = job.shown_data_dir
+    if "output_path" in papermill:  # where the run publishes it, not where it was staged
+        papermill["output_path"] = str(job.stage.parent / job.period / f"{job.notebook.stem}.ipynb")
 
 
 def _describe_failure(exc, executed: Path) -> str:

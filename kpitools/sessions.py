@@ -85,9 +85,11 @@ def session_metrics(events: pd.DataFrame, *, period: Period | str, gap: str | pd
     -------
     DataFrame
         One row (or one per value of ``by``, e.g. ``channel``): ``sessions``,
-        ``pages_per_session``, ``clicks_per_session``, ``actions_per_session`` (all
-        events), ``avg_session_duration_s`` (last event - first event),
-        ``bounce_rate`` (sessions of a single page view / sessions),
+        ``pages_per_session`` (page views / website sessions, those with at least
+        one page view), ``clicks_per_session``, ``actions_per_session`` (all
+        events; both over all sessions), ``avg_session_duration_s`` (last event -
+        first event), ``bounce_rate`` (website sessions of a single page view and
+        nothing else / website sessions),
         ``unique_visitors`` (distinct users with a page view in the period; by
         channel, the channel of their first page view) and
         ``time_on_site_s`` (mean duration of the sessions with a page view).
@@ -103,13 +105,13 @@ def session_metrics(events: pd.DataFrame, *, period: Period | str, gap: str | pd
     rows = []
     for group, part in groups:
         n = len(part)
-        with_pages = part[part["pages"] > 0]
+        with_pages = part[part["pages"] > 0]  # website sessions: a session of product events cannot bounce
         row = {"sessions": n,
-               "pages_per_session": ratio(part["pages"].sum(), n),
+               "pages_per_session": ratio(with_pages["pages"].sum(), len(with_pages)),
                "clicks_per_session": ratio(part["clicks"].sum(), n),
                "actions_per_session": ratio(part["events"].sum(), n),
                "avg_session_duration_s": float(part["duration_s"].mean()) if n else float("nan"),
-               "bounce_rate": ratio(part["bounce"].sum(), n),
+               "bounce_rate": ratio(with_pages["bounce"].sum(), len(with_pages)),
                "unique_visitors": int(visitors.get(group, 0)),
                "time_on_site_s": float(with_pages["duration_s"].mean()) if len(with_pages) else float("nan")}
         rows.append(row if by is None else {by: group, **row})

@@ -62,8 +62,9 @@ def test_session_metrics(events):
     # sessions starting in January: a's bounce, b's two, d's four (signup..step 2 is one), e's one;
     # a's midnight session started on 31 Dec and belongs to December
     assert m["sessions"] == 1 + 2 + 3 + 1
-    assert m["pages_per_session"] == pytest.approx(2 / 7)  # a's 3 Jan page, b's 09:00 page
-    assert m["bounce_rate"] == pytest.approx(1 / 7)
+    # website sessions (with a page view): a's 3 Jan bounce and b's 09:00 session, one page each
+    assert m["pages_per_session"] == pytest.approx(2 / 2)
+    assert m["bounce_rate"] == pytest.approx(1 / 2)
     assert m["actions_per_session"] == pytest.approx((1 + 3 + 6 + 1) / 7)
     assert m["unique_visitors"] == 2  # a and b viewed pages in January
     # sessions with a page: a's bounce (0 s) and b's first (20 min)

@@ -97,3 +97,18 @@ def test_category_values(tmp_path):
     cats = quality.category_values(_data(tmp_path))
     ch = cats[(cats["table"] == "accounts") & (cats["column"] == "channel")]
     assert dict(zip(ch["value"], ch["rows"], strict=True)) == {"organic": 1, "referral": 1}
+
+
+def test_overlapping_spans_are_counted_not_rejected():
+    subs = kpitools.check_table(pd.DataFrame({
+        "subscription_id": ["S1", "S2", "S3", "S4", "S5", "S6"],
+        "account_id": ["A", "A", "B", "B", "C", "C"],
+        # A: a second product from 1 Feb while the first runs to 1 Mar; B: an upgrade, back to back
+        # (ends are exclusive); C: an open span and a later one beside it
+        "start_date": ["2024-01-01", "2024-02-01", "2024-01-01", "2024-02-01", "2024-01-01", "2024-06-01"],
+        "end_date": ["2024-03-01", None, "2024-02-01", None, None, "2024-07-01"],
+        "mrr": [10, 20, 10, 20, 5, 5]}), "subscriptions")
+    assert quality.overlapping_spans(subs).tolist() == [False, True, False, False, False, True]
+    data = kpitools.Dataset(directory=".", tables={"subscriptions": subs})
+    row = quality.id_checks(data).set_index("check").loc["overlapping spans (several products?)"]
+    assert row["rows"] == 2 and row["distinct"] == 2

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from kpitools import plots
-from kpitools.catalog import CATALOG, format_value, glossary, glossary_markdown
+from kpitools.catalog import CATALOG, READING_NOTES, format_value, glossary, glossary_markdown
 from kpitools.compare import kpi_tiles, target_for
 from kpitools.data import Dataset
 from kpitools.display import tiles
@@ -70,7 +70,8 @@ def test_catalogue_covers_every_key():
     assert format_value("cac_payback_months", 12.34) == "12.3 mo"
     assert format_value("ltv", None) == "—" and format_value("ltv", float("nan")) == "—"
     assert list(glossary(["mrr", "arr"])["kpi"]) == ["MRR", "ARR"]
-    assert glossary_markdown(["arr"]) == "- **ARR** (`arr`): 12 x MRR."
+    assert glossary_markdown(["arr"], notes=False) == "- **ARR** (`arr`): 12 x MRR."
+    assert glossary_markdown(["arr"]).endswith(READING_NOTES)
 
 
 def test_tiles(subs, tmp_path):
