@@ -228,3 +228,21 @@ def test_a_read_only_out(small_dir, notebooks, small_fs, capsys):
     subprocess.run(["mount", "-o", "remount,ro", str(small_fs)], check=True)
     code = main(_args(small_dir, small_fs / "reports", notebooks))
     _one_line(capsys, code, "Read-only file system")
+
+
+def test_reports_from_older_data_are_marked(small_dir, tmp_path, notebooks):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(small_dir, data)
+    _nb(notebooks / "beta.ipynb", "print('beta')")
+    out = tmp_path / "reports"
+    assert main(_args(data, out, notebooks)) == 0
+    index = (out / "index.html").read_text()
+    assert "earlier version of the data" not in index
+    os.utime(data / "events.parquet", ns=(time.time_ns(), time.time_ns() + 10**9))  # the data changed
+    assert main([*_args(data, out, notebooks), "--notebooks", "beta"]) == 0
+    index = (out / "index.html").read_text()
+    assert index.count("from an earlier version of the data") == 1  # alpha's, not beta's
+    manifest = json.loads((out / "2025-06" / "manifest.json").read_text())
+    assert manifest["alpha"]["data"] != manifest["beta"]["data"]
