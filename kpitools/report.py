@@ -289,8 +289,9 @@ def render_reports(
         for period in wanted:
             write_results(data, period, stage / str(period))
             header = _header(data, period, source)
-            job_list += [Job(nb, str(period), str(stage / "data"), stage, header, dict(parameters or {}),
-                             shown_data_dir=str(source)) for nb in notebooks]
+            # absolute: the kernels run in the notebooks' folder
+            job_list += [Job(nb, str(period), str((stage / "data").resolve()), stage, header,
+                             dict(parameters or {}), shown_data_dir=str(source)) for nb in notebooks]
         runnable, skipped = _split_runnable(job_list, data)
         results = _run_all(runnable, jobs, progress) + skipped
         for r in results:

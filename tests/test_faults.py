@@ -246,3 +246,9 @@ def test_reports_from_older_data_are_marked(small_dir, tmp_path, notebooks):
     assert index.count("from an earlier version of the data") == 1  # alpha's, not beta's
     manifest = json.loads((out / "2025-06" / "manifest.json").read_text())
     assert manifest["alpha"]["data"] != manifest["beta"]["data"]
+
+
+def test_a_relative_out_folder(small_dir, notebooks, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(_args(small_dir, Path("reports"), notebooks)) == 0
+    assert (tmp_path / "reports" / "2025-06" / "alpha.html").is_file()
