@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import csv
 import functools
 import os
 import warnings
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .csvfile import csv_record_lines, ragged_error
 from .errors import DataError, MissingTableError
 from .periods import Period, latest_complete
 from .schema import TABLES, table_spec
@@ -48,40 +48,6 @@ def _display(path: Path) -> str:
         return str(resolved.relative_to(Path.cwd()))
     except ValueError:
         return str(resolved)
-
-
-def _ragged(path: Path, shown: str) -> DataError:
-    """The error for a CSV whose rows have more fields than its header (error path only)."""
-    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
-        reader = csv.reader(handle)
-        width = len(next(reader, []))
-        bad = [reader.line_num for row in reader if len(row) > width]
-    shown_lines = ", ".join(map(str, bad[:5])) + (f" (and {len(bad) - 5} more)" if len(bad) > 5 else "")
-    return DataError(f"{shown}: line {shown_lines} has more fields than the header's {width}; "
-                     "expected one value per column (quote values that contain commas)",
-                     file=shown, rows=bad[:5])
-
-
-def csv_record_lines(path: Path) -> np.ndarray:
-    """The line on which each record of a CSV file starts (the header is line 1), as
-    pandas reads it: blank lines skipped, a quoted value free to span lines. Read only
-    when a row is named in an error."""
-    stat = path.stat()
-    return _record_lines(str(path), stat.st_mtime_ns, stat.st_size)
-
-
-@functools.lru_cache(maxsize=4)
-def _record_lines(path: str, mtime_ns: int, size: int) -> np.ndarray:
-    starts = []
-    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
-        reader = csv.reader(handle, skipinitialspace=True)
-        next(reader, None)
-        last = reader.line_num
-        for row in reader:
-            if row:
-                starts.append(last + 1)
-            last = reader.line_num
-    return np.asarray(starts, dtype=np.int64)
 
 
 def read_table(path: str | os.PathLike[str], table: str | None = None, *,
@@ -134,7 +100,7 @@ def read_table(path: str | os.PathLike[str], table: str | None = None, *,
                                       skipinitialspace=True, index_col=False,
                                       usecols=None if wanted is None else lambda c: c in wanted)
                 except pd.errors.ParserWarning:
-                    raise _ragged(path, shown) from None
+                    raise ragged_error(path, shown) from None
             lines = functools.partial(csv_record_lines, path)
             source = Source(file=shown, row_word="line", row_offset=2, lines=lines)
             if where:

@@ -28,6 +28,7 @@ from . import __version__
 from .atomic import write_text
 from .data import Dataset, load
 from .errors import KpiToolsError, ReportError
+from .executed import describe_failure, show_data_dir, take_stderr
 from .html import export_html
 from .index import write_index
 from .paths import NOTEBOOKS
@@ -123,14 +124,14 @@ def _run_job(job: Job) -> JobResult:
                             # unencrypted (local, harmless); errors still reach the notebook.
                             extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
         nb = nbformat.read(str(out_nb), as_version=4)
-        warnings = _take_stderr(nb)
-        _show_data_dir(nb, job)
+        warnings = take_stderr(nb)
+        show_data_dir(nb, job.data_dir, job.shown_data_dir, job.stage.parent / job.period / f"{name}.ipynb")
         nbformat.write(nb, str(out_nb))
         header = {**job.header, "title": notebook_title(job.notebook)}
         out_html = out_nb.with_suffix(".html")
         write_text(out_html, export_html(nb, header, name=name))
     except pm.PapermillExecutionError as exc:
-        return JobResult(job, False, _since(start), _describe_failure(exc, out_nb), ipynb=out_nb)
+        return JobResult(job, False, _since(start), describe_failure(exc, out_nb), ipynb=out_nb)
     except (CellTimeoutError, DeadKernelError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         return JobResult(job, False, _since(start), f"{type(exc).__name__}: {first}",
@@ -140,55 +141,6 @@ def _run_job(job: Job) -> JobResult:
         return JobResult(job, False, _since(start), last,
                          ipynb=out_nb if out_nb.exists() else None)
     return JobResult(job, True, _since(start), html=out_html, ipynb=out_nb, warnings=warnings)
-
-
-def _take_stderr(nb: nbformat.NotebookNode) -> list[str]:
-    """Remove what the kernel wrote to stderr (warnings with the server's paths in them)
-    from the notebook; return its distinct lines, for the command line."""
-    lines: dict[str, None] = {}
-    for cell in nb.cells:
-        outputs = cell.get("outputs", [])
-        kept = [o for o in outputs if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
-        for o in outputs:
-            if o not in kept:
-                text = o.get("text", "")
-                text = text if isinstance(text, str) else "".join(text)
-                lines.update((line.strip(), None) for line in text.splitlines() if line.strip())
-        if len(kept) != len(outputs):
-            cell["outputs"] = kept
-    return list(lines)
-
-
-def _show_data_dir(nb: nbformat.NotebookNode, job: Job) -> None:
-    """In the saved notebook, name the data directory the analyst gave rather than the
-    run's temporary snapshot of it, so the notebook can be run again as it stands."""
-    if not job.shown_data_dir:
-        return
-    for cell in nb.cells:
-        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
-            cell.source = cell.source.replace(repr(job.data_dir), repr(job.shown_data_dir)).replace(
-                f'"{job.data_dir}"', repr(job.shown_data_dir))
-    papermill = nb.metadata.get("papermill", {})
-    params = papermill.get("parameters", {})
-    if params.get("data_dir") == job.data_dir:
-        params["data_dir"] = job.shown_data_dir
-    if "output_path" in papermill:  # where the run publishes it, not where it was staged
-        papermill["output_path"] = str(job.stage.parent / job.period / f"{job.notebook.stem}.ipynb")
-
-
-def _describe_failure(exc, executed: Path) -> str:
-    """``cell [3] `df.loc[x]`: KeyError: 'x'``: the failing cell's execution count, as shown
-    in the executed notebook, its first line, and the exception."""
-    first = ""
-    try:
-        cells = nbformat.read(str(executed), as_version=4).cells
-        failing = [c for c in cells if any(o.get("output_type") == "error" for o in c.get("outputs", []))]
-        lines = [line for line in failing[0].source.splitlines() if line.strip()] if failing else []
-        first = f" `{lines[0].strip()[:60]}`" if lines else ""
-    except (OSError, ValueError):
-        pass
-    evalue = str(exc.evalue).strip().splitlines()[0] if str(exc.evalue).strip() else ""
-    return f"cell [{exc.exec_count}]{first}: {exc.ename}: {evalue}"
 
 
 def _since(start: dt.datetime) -> float:
