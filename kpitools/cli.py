@@ -56,12 +56,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_kpis(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from .data import load
     from .kpis import compute_kpis, families_for
     from .period_data import load_period, table_bounds
+    from .periods import FIRST_YEAR
 
     bounds = table_bounds(args.data).dropna()
-    if bounds.empty:  # no dated rows: let load() say what is wrong with the directory
+    if bounds.empty or bounds["first"].min().year < FIRST_YEAR or \
+            bounds["last"].max() > pd.Timestamp.now(tz="UTC"):
+        # no dated rows, or dates the contract rejects: load() says what is wrong, and where
         bounds = load(args.data).time_bounds
     periods = _periods(args, (bounds["first"].min(), bounds["last"].max()))
     keys = [k.strip() for k in args.keys.split(",") if k.strip()] if args.keys else None

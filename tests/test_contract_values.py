@@ -178,3 +178,14 @@ def test_valid_numbers_are_kept_exactly():
     got = kpitools.check_table(frame, "channel_metrics")
     assert got["value"].tolist() == [-2.5, 0.0, 999999999999999.0]
     assert np.isfinite(got["value"]).all()
+
+
+def test_kpis_names_the_file_of_an_impossible_date(tmp_path, capsys):
+    table = pa.table({"account_id": ["A1", "A2"], "channel": ["organic", "organic"],
+                      "signup_at": pa.array([dt.datetime(2024, 1, 1), dt.datetime(2199, 12, 1)],
+                                            type=pa.timestamp("us", tz="UTC"))})
+    pq.write_table(table, tmp_path / "accounts.parquet")
+    assert main(["kpis", "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "accounts.parquet, column 'signup_at': 1 row has a time later than the time of this run" in err
+    assert "Traceback" not in err
