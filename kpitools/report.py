@@ -342,6 +342,8 @@ def _publish(results: list[JobResult], stage: Path, out: Path, periods: list[str
         write_manifest(staged, manifest)
 
         def keep(path: Path, run=run) -> bool:
+            if path.suffix not in (".html", ".ipynb"):
+                return False  # kpis.json and the CSVs come from this run only
             name = path.name.split(".")[0]
             if name not in run:
                 return True  # another notebook's report from an earlier run

@@ -252,3 +252,17 @@ def test_a_relative_out_folder(small_dir, notebooks, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(_args(small_dir, Path("reports"), notebooks)) == 0
     assert (tmp_path / "reports" / "2025-06" / "alpha.html").is_file()
+
+
+def test_a_period_holds_only_this_runs_data_files(small_dir, tmp_path, notebooks):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(small_dir, data)
+    out = tmp_path / "reports"
+    assert main(_args(data, out, notebooks)) == 0
+    assert (out / "2025-06" / "funnel.csv").is_file()
+    (data / "leads.parquet").unlink()  # the funnel table can no longer be computed
+    assert main(_args(data, out, notebooks)) == 0
+    assert not (out / "2025-06" / "funnel.csv").exists()
+    assert (out / "2025-06" / "kpis.json").is_file() and (out / "2025-06" / "alpha.html").is_file()
