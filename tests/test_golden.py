@@ -1,0 +1,52 @@
+"""The sample company's KPIs and report tables stay what they were when they were checked
+(tests/golden/, written by tests/golden/regenerate.py): the safety net of the engine
+change. Every value to a relative tolerance of 1e-9; a missing value stays missing."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import kpitools
+from kpitools.paths import SAMPLE_DATA
+from kpitools.periods import Period
+from kpitools.results import write_results
+
+from .golden.regenerate import CSV_PERIOD, HERE, golden_periods
+
+GOLDEN = json.loads((HERE / "kpis.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return kpitools.load(SAMPLE_DATA)
+
+
+def test_golden_covers_every_complete_period(sample):
+    assert sorted(GOLDEN) == sorted(str(p) for p in golden_periods(sample))
+    assert len(GOLDEN) == 24 + 8 + 3
+
+
+@pytest.mark.parametrize("period", sorted(GOLDEN))
+def test_kpis_equal_the_golden_values(sample, period):
+    got = kpitools.compute_kpis(sample, period)
+    want = GOLDEN[period]
+    assert sorted(got) == sorted(want)
+    differ = {k: (got[k], v) for k, v in want.items()
+              if not (got[k] is None and v is None)
+              and (got[k] is None or v is None or not math.isclose(got[k], v, rel_tol=1e-9, abs_tol=1e-12))}
+    assert not differ, differ
+
+
+def test_report_tables_equal_the_golden_ones(sample, tmp_path):
+    written = [p for p in write_results(sample, Period.parse(CSV_PERIOD), tmp_path) if p.suffix == ".csv"]
+    golden = sorted(Path(HERE).glob(f"{CSV_PERIOD}_*.csv"))
+    assert sorted(p.name for p in written) == sorted(p.name.removeprefix(f"{CSV_PERIOD}_") for p in golden)
+    for path in golden:
+        want = pd.read_csv(path)
+        got = pd.read_csv(tmp_path / path.name.removeprefix(f"{CSV_PERIOD}_"))
+        pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9, atol=1e-12)
