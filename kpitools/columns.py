@@ -16,7 +16,7 @@ import pandas as pd
 from .periods import FIRST_YEAR, LAST_YEAR, Period
 from .schema import Column
 
-__all__ = ["Problem", "parse_column", "FIRST_YEAR", "LAST_YEAR", "OPEN_END", "LARGEST_NUMBER"]
+__all__ = ["Problem", "parse_column", "empty_column", "FIRST_YEAR", "LAST_YEAR", "OPEN_END", "LARGEST_NUMBER"]
 
 # Dates outside FIRST_YEAR..LAST_YEAR are typing mistakes (or a billing system's
 # "never"), and beyond the range a nanosecond timestamp holds.
@@ -48,8 +48,7 @@ def parse_column(raw: pd.DataFrame, col: Column, *, now: pd.Timestamp) -> tuple[
     series = raw[col.name]
     nested = _nested(series)
     if nested.any():
-        empty = pd.Series(None, index=series.index, dtype="object")
-        return _empty_like(col, empty), [Problem(col.name, nested, "a nested value (a list or a record)",
+        return empty_column(col, series.index), [Problem(col.name, nested, "a nested value (a list or a record)",
                                                  "one plain value per cell")]
     present = series.notna().to_numpy().copy()
     if col.kind in ("text", "id", "choice", "period") and (
@@ -70,14 +69,16 @@ def _nested(series: pd.Series) -> np.ndarray:
     return series.map(lambda v: isinstance(v, (list, tuple, dict, set, np.ndarray))).to_numpy(dtype=bool)
 
 
-def _empty_like(col: Column, series: pd.Series) -> pd.Series:
+def empty_column(col: Column, index: pd.Index) -> pd.Series:
+    """An all-empty column of ``col``'s parsed type (for an absent optional column, or one
+    whose every value was rejected)."""
     if col.kind in ("timestamp", "date"):
-        return pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns, UTC]")
+        return pd.Series(pd.NaT, index=index, dtype="datetime64[ns, UTC]")
     if col.kind == "score":
-        return pd.Series(pd.NA, index=series.index, dtype="Int64")
+        return pd.Series(pd.NA, index=index, dtype="Int64")
     if col.kind in ("money", "number", "probability"):
-        return pd.Series(np.nan, index=series.index, dtype="float64")
-    return pd.Series(None, index=series.index, dtype="str")
+        return pd.Series(np.nan, index=index, dtype="float64")
+    return pd.Series(None, index=index, dtype="str")
 
 
 def _blank(series: pd.Series) -> np.ndarray:
@@ -164,7 +165,7 @@ def _timestamp(series, col, present, now):
         what = "a true/false value" if pd.api.types.is_bool_dtype(series) else "a number"
         if present.any():
             problems.append(Problem(col.name, present, f"{what} instead of a date or time", _expected_time(col)))
-        return _empty_like(col, series), problems
+        return empty_column(col, series.index), problems
     parsed = _to_timestamp(series)
     unreadable = present & parsed.isna().to_numpy()
     if unreadable.any():
@@ -202,7 +203,7 @@ def _number(series, col, present, now):
     if pd.api.types.is_bool_dtype(series) or (
             series.dtype == object and series.map(lambda v: isinstance(v, (bool, np.bool_))).any()):
         problems.append(Problem(col.name, present, "a true/false value", "a plain number such as 1250.50"))
-        return _empty_like(col, series), problems
+        return empty_column(col, series.index), problems
     if pd.api.types.is_numeric_dtype(series):
         number = series.astype("float64")
     else:

@@ -316,30 +316,45 @@ def load(directory: str | os.PathLike[str], *, tables: Iterable[str] | None = No
     if not directory.is_dir():
         raise DataError(f"{_display(directory)}: no such data directory", file=str(directory))
     names = list(tables) if tables is not None else list(TABLES)
+    loaded, files, errors = read_tables(directory, names)
+    if not files and not errors:
+        raise no_tables(directory, names)
+    raise_problems(loaded, files, errors)
+    return Dataset(directory=directory, tables=loaded, files=files)
+
+
+def read_tables(directory: Path, names: Iterable[str], *, skip: Iterable[str] = ()
+                ) -> tuple[dict[str, pd.DataFrame], dict[str, Path], list[DataError]]:
+    """Read and validate every named table found in ``directory`` (``skip``: found, listed
+    in the files, read by the caller), going on past broken ones so that every problem can
+    be reported together. Returns the tables read, the files found and the errors."""
     loaded: dict[str, pd.DataFrame] = {}
     files: dict[str, Path] = {}
     errors: list[DataError] = []
-    partial: dict[str, pd.DataFrame] = {}  # broken tables as far as they could be read
     for name in names:
         try:
             path = find_table_file(directory, name)
             if path is None:
                 continue
             files[name] = path
-            loaded[name] = read_table(path, name)
-        except DataError as exc:  # keep going: every table's problems are reported together
+            if name not in skip:
+                loaded[name] = read_table(path, name)
+        except DataError as exc:
             errors.append(exc)
-            if exc.frame is not None:
-                partial[name] = exc.frame
-    if not files and not errors:
-        raise no_tables(directory, names)
+    return loaded, files, errors
+
+
+def raise_problems(loaded: dict[str, pd.DataFrame], files: dict[str, Path], errors: list[DataError],
+                   filtered: Iterable[str] = ()) -> None:
+    """Check the ids that point across tables, also those of broken tables as far as they
+    could be read, and raise every problem found together (nothing when there is none)."""
+    partial = {e.table: e.frame for e in errors if e.table and e.frame is not None}
     try:
-        check_all_references({**loaded, **partial}, files)
+        check_all_references({**loaded, **partial}, files, filtered)
     except DataError as exc:
-        errors.append(exc)
+        errors = [*errors, exc]
     if errors:
         raise DataError.together(errors)
-    return Dataset(directory=directory, tables=loaded, files=files)
 
 
 def no_tables(directory: Path, names: list[str]) -> DataError:

@@ -51,6 +51,7 @@ class DataError(KpiToolsError, ValueError):
         self.rows = list(rows)
         self.problems: list[DataError] = [self]
         self.frame = None  # the table as far as it could be read, when it was
+        self.table: str | None = None  # the contract table of ``frame``
 
     @classmethod
     def together(cls, problems: Sequence[DataError]) -> DataError:

@@ -38,11 +38,12 @@ from .data import (
     Scope,
     _time_filters,
     _utc,
-    check_all_references,
     find_table_file,
     load,
     no_tables,
+    raise_problems,
     read_table,
+    read_tables,
 )
 from .errors import DataError
 from .periods import Period
@@ -75,7 +76,11 @@ def table_bounds(directory: str | os.PathLike[str]) -> pd.DataFrame:
         path = find_table_file(directory, name)
         if path is None or not spec.time_column:
             continue
-        rows += _bounds(path, name)
+        try:
+            rows += _bounds(path, name)
+        except DataError:
+            load(directory)  # says what is wrong with every table, together
+            raise
     if not rows and not any(find_table_file(directory, n) for n in TABLES):
         raise no_tables(directory, list(TABLES))
     return pd.DataFrame(rows, columns=["table", "column", "first", "last"])
@@ -148,22 +153,20 @@ def load_period(directory: str | os.PathLike[str], period: Period | str) -> Data
     events_path = find_table_file(directory, "events") if directory.is_dir() else None
     if events_path is None or events_path.suffix != ".parquet":
         return load(directory)
-    loaded: dict[str, pd.DataFrame] = {}
-    files: dict[str, Path] = {}
     start, end = period.start - MARGIN, period.end + MARGIN
-    window = read_table(events_path, "events", columns=list(WINDOW_COLUMNS), between=(start, end))
-    for name in TABLES:
-        path = find_table_file(directory, name)
-        if path is None:
-            continue
-        files[name] = path
-        if name != "events":
-            loaded[name] = read_table(path, name)
-    parts = [window, read_table(events_path, "events", columns=[], where={"event": list(FOLLOW_UP_EVENTS)},
-                                between=(end, None))]
-    if "subscriptions" not in loaded:
-        parts.insert(0, read_table(events_path, "events", columns=[], where={"event": ["purchase"]},
-                                   between=(None, start)))
+    loaded, files, errors = read_tables(directory, TABLES, skip=("events",))
+    try:
+        window = read_table(events_path, "events", columns=list(WINDOW_COLUMNS), between=(start, end))
+        parts = [window, read_table(events_path, "events", columns=[],
+                                    where={"event": list(FOLLOW_UP_EVENTS)}, between=(end, None))]
+        if "subscriptions" not in files:
+            parts.insert(0, read_table(events_path, "events", columns=[], where={"event": ["purchase"]},
+                                       between=(None, start)))
+    except DataError as exc:  # reported with the other tables' problems
+        raise_problems(loaded, files, [*errors, exc], filtered=("events",))
+        raise
+    loaded["events"] = pd.concat(parts, ignore_index=True)
+    raise_problems(loaded, files, errors, filtered=("events",))
     period_users = _period_users(window, period)
     # the one pass over the earlier history runs in a thread (pyarrow releases the GIL) while
     # the KPIs are computed; it starts after the other reads, which would otherwise queue
@@ -171,8 +174,6 @@ def load_period(directory: str | os.PathLike[str], period: Period | str) -> Data
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kpitools-history")
     seen_before = pool.submit(_seen_before, events_path, period, period_users)
     pool.shutdown(wait=False)
-    loaded["events"] = pd.concat(parts, ignore_index=True)
-    check_all_references(loaded, files, filtered=("events",))
     bounds = Dataset(directory=directory, tables={n: t for n, t in loaded.items() if n != "events"}).time_bounds
     bounds = pd.concat([bounds, pd.DataFrame(_bounds(events_path, "events"), columns=bounds.columns)],
                        ignore_index=True)

@@ -306,8 +306,9 @@ def _run_all(job_list: list[Job], jobs: int, progress: bool) -> list[JobResult]:
         raise
     finally:
         bar.close()
-    order = {id(j): i for i, j in enumerate(job_list)}
-    return sorted(results, key=lambda r: order.get(id(r.job), 0))
+    # results come back from the workers as copies: order them by what they are, not identity
+    order = {(j.period, str(j.notebook)): i for i, j in enumerate(job_list)}
+    return sorted(results, key=lambda r: order[(r.job.period, str(r.job.notebook))])
 
 
 def _publish(results: list[JobResult], stage: Path, out: Path, periods: list[str], fingerprint: str,

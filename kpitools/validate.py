@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .columns import Problem, parse_column
+from .columns import Problem, empty_column, parse_column
 from .errors import DataError, InvalidValueError, MissingColumnError
-from .schema import Column, Table, table_spec
+from .schema import Table, table_spec
 
 __all__ = ["Source", "parse_table", "check_table", "check_references"]
 
@@ -143,7 +143,7 @@ def parse_table(raw: pd.DataFrame, spec: Table | str, source: Source, *,
             out[col.name], found = parse_column(raw, col, now=now)
             problems += found
         else:
-            out[col.name] = _empty(col, len(raw))
+            out[col.name] = empty_column(col, raw.index)
     frame = pd.DataFrame(out, index=raw.index)
     for extra in raw.columns:
         if extra not in frame.columns:
@@ -164,6 +164,7 @@ def parse_table(raw: pd.DataFrame, spec: Table | str, source: Source, *,
     if errors:
         error = DataError.together(errors)
         error.frame = frame.reset_index(drop=True)  # what could be read, for checks across tables
+        error.table = spec.name
         raise error
     return frame.reset_index(drop=True)
 
@@ -174,16 +175,6 @@ _ORDER = {
                        "end_date on or after start_date (it is exclusive), or empty while active"),),
     "opportunities": (("closed_at", "created_at", "closed_at on or after created_at"),),
 }
-
-
-def _empty(col: Column, n: int) -> pd.Series:
-    if col.kind in ("timestamp", "date"):
-        return pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]")
-    if col.kind in ("money", "number", "probability"):
-        return pd.Series(np.nan, index=range(n), dtype="float64")
-    if col.kind == "score":
-        return pd.Series(pd.NA, index=range(n), dtype="Int64")
-    return pd.Series(None, index=range(n), dtype="str")
 
 
 def check_table(frame: pd.DataFrame, table: str) -> pd.DataFrame:

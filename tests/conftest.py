@@ -95,3 +95,18 @@ def subs():
     """The hand-worked subscription set described in test_mrr."""
     frame = pd.DataFrame(SPANS, columns=["subscription_id", "account_id", "start_date", "end_date", "mrr"])
     return check_table(frame, "subscriptions")
+
+
+def make_notebook(path: Path, *cells) -> Path:
+    """A report notebook with a ``parameters`` cell and the given cells (cells, or code as
+    strings), titled after its file name."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    body = [new_code_cell(c) if isinstance(c, str) else c for c in cells]
+    nb = new_notebook(cells=[new_code_cell('period = "latest-month"\ndata_dir = "x"',
+                                           metadata={"tags": ["parameters"]}), *body])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kpitools"] = {"title": path.stem.title()}
+    nbformat.write(nb, str(path))
+    return path

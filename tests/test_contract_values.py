@@ -189,3 +189,16 @@ def test_kpis_names_the_file_of_an_impossible_date(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "accounts.parquet, column 'signup_at': 1 row has a time later than the time of this run" in err
     assert "Traceback" not in err
+
+
+def test_kpis_for_one_period_reports_every_problem_together(small_dir, tmp_path, capsys):
+    import shutil
+
+    shutil.copytree(small_dir, tmp_path / "d")
+    (tmp_path / "d" / "nps.parquet").unlink()
+    (tmp_path / "d" / "nps.csv").write_text("respondent_id,responded_at,score\nR1,2025-01-01,12\n")
+    (tmp_path / "d" / "costs.parquet").unlink()
+    (tmp_path / "d" / "costs.csv").write_text("date,category,amount\n2025-01-01,support,-3\n")
+    assert main(["kpis", "--data", str(tmp_path / "d"), "--period", "2025-06"]) == 2
+    err = capsys.readouterr().err
+    assert "2 problems in the data" in err and "nps.csv, column 'score'" in err and "costs.csv, column 'amount'" in err

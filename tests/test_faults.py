@@ -11,31 +11,23 @@ import sys
 import time
 from pathlib import Path
 
-import nbformat
 import psutil
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
 
 from kpitools.cli import main
+
+from .conftest import make_notebook
 
 SLOW = 120  # seconds a slow notebook sleeps: far longer than any test waits
 
 
-def _nb(path: Path, *sources: str) -> Path:
-    nb = new_notebook(cells=[new_code_cell('period = "latest-month"\ndata_dir = "x"',
-                                           metadata={"tags": ["parameters"]}),
-                             *(new_code_cell(s) for s in sources)])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.metadata["kpitools"] = {"title": path.stem.title()}
-    nbformat.write(nb, str(path))
-    return path
 
 
 @pytest.fixture
 def notebooks(tmp_path):
     folder = tmp_path / "notebooks"
     folder.mkdir()
-    _nb(folder / "alpha.ipynb", "print('alpha for', period)")
+    make_notebook(folder / "alpha.ipynb", "print('alpha for', period)")
     return folder
 
 
@@ -103,7 +95,7 @@ def _unchanged(out: Path, files: dict) -> None:
                                                      (signal.SIGTERM, 143, "stopped by SIGTERM")])
 def test_a_signal_stops_everything_at_once(small_dir, notebooks, earlier, sig, code, words):
     out, files = earlier
-    _nb(notebooks / "zeta.ipynb", f"import time\ntime.sleep({SLOW})")
+    make_notebook(notebooks / "zeta.ipynb", f"import time\ntime.sleep({SLOW})")
     proc = _start(_args(small_dir, out, notebooks, "--jobs", "2"))
     procs = _wait_for_kernels(proc)
     started = time.monotonic()
@@ -123,7 +115,7 @@ def test_a_signal_stops_everything_at_once(small_dir, notebooks, earlier, sig, c
 
 def test_kill_9_leaves_no_process_and_the_next_run_cleans_up(small_dir, notebooks, earlier):
     out, files = earlier
-    _nb(notebooks / "zeta.ipynb", f"import time\ntime.sleep({SLOW})")
+    make_notebook(notebooks / "zeta.ipynb", f"import time\ntime.sleep({SLOW})")
     proc = _start(_args(small_dir, out, notebooks, "--jobs", "2"))
     procs = _wait_for_kernels(proc)
     proc.kill()
@@ -142,7 +134,7 @@ def test_every_notebook_reads_the_data_as_it_was_when_the_run_started(small_dir,
 
     data = tmp_path / "data"
     shutil.copytree(small_dir, data)
-    _nb(notebooks / "alpha.ipynb",
+    make_notebook(notebooks / "alpha.ipynb",
         "import time, kpitools\ntime.sleep(6)\n"
         "print('accounts present:', kpitools.load(data_dir).has('accounts'))")
     out = tmp_path / "reports"
@@ -235,7 +227,7 @@ def test_reports_from_older_data_are_marked(small_dir, tmp_path, notebooks):
 
     data = tmp_path / "data"
     shutil.copytree(small_dir, data)
-    _nb(notebooks / "beta.ipynb", "print('beta')")
+    make_notebook(notebooks / "beta.ipynb", "print('beta')")
     out = tmp_path / "reports"
     assert main(_args(data, out, notebooks)) == 0
     index = (out / "index.html").read_text()
@@ -266,3 +258,14 @@ def test_a_period_holds_only_this_runs_data_files(small_dir, tmp_path, notebooks
     assert main(_args(data, out, notebooks)) == 0
     assert not (out / "2025-06" / "funnel.csv").exists()
     assert (out / "2025-06" / "kpis.json").is_file() and (out / "2025-06" / "alpha.html").is_file()
+
+
+def test_results_keep_the_report_order_whatever_finishes_first(small_dir, tmp_path, notebooks):
+    from kpitools.report import render_reports
+
+    slow = make_notebook(notebooks / "zeta.ipynb", "import time\ntime.sleep(3)")
+    summary = render_reports(small_dir, ["2025-06"], notebooks=[slow, notebooks / "alpha.ipynb"],
+                             out=tmp_path / "reports", jobs=2, progress=False)
+    assert [r.job.notebook.stem for r in summary.results] == ["zeta", "alpha"]
+    manifest = json.loads((tmp_path / "reports" / "2025-06" / "manifest.json").read_text())
+    assert list(manifest) == ["zeta", "alpha"]

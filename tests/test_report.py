@@ -4,18 +4,18 @@ import json
 import re
 import shutil
 from html import unescape
-from pathlib import Path
 
-import nbformat
 import pandas as pd
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell
 
 from kpitools.cli import main
 from kpitools.paths import NOTEBOOKS
 from kpitools.periods import Period
 from kpitools.report import discover_notebooks, render_reports
 from kpitools.sample import write
+
+from .conftest import make_notebook
 
 EVIL = "<script>alert(1)</script>"
 PERIOD = Period.parse("2025-06")
@@ -41,13 +41,6 @@ def rendered(evil_dir, tmp_path_factory):
     return summary, out
 
 
-def _nb(path: Path, *cells) -> Path:
-    nb = new_notebook(cells=[new_code_cell('period = "latest-month"\ndata_dir = "x"',
-                                           metadata={"tags": ["parameters"]}), *cells])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.metadata["kpitools"] = {"title": path.stem.title()}
-    nbformat.write(nb, str(path))
-    return path
 
 
 def test_report_files(rendered):
@@ -101,7 +94,7 @@ def test_index_links_every_report(rendered):
 def test_failed_notebook_keeps_earlier_report(evil_dir, tmp_path, capsys):
     nbdir = tmp_path / "notebooks"
     nbdir.mkdir()
-    _nb(nbdir / "alpha.ipynb", new_markdown_cell("## Fine"), new_code_cell("print(period)"))
+    make_notebook(nbdir / "alpha.ipynb", new_markdown_cell("## Fine"), new_code_cell("print(period)"))
     out = tmp_path / "reports"
     args = ["report", "--data", str(evil_dir), "--period", "2025-06", "--out", str(out),
             "--notebooks-dir", str(nbdir), "--quiet"]
@@ -110,8 +103,8 @@ def test_failed_notebook_keeps_earlier_report(evil_dir, tmp_path, capsys):
     assert b"2025-06" in good
     files = {p.name: p.read_bytes() for p in (out / "2025-06").iterdir() if p.name != "manifest.json"}
 
-    _nb(nbdir / "alpha.ipynb", new_code_cell("1 / 0"))
-    _nb(nbdir / "beta.ipynb", new_code_cell("print('beta ran for', period)"))
+    make_notebook(nbdir / "alpha.ipynb", new_code_cell("1 / 0"))
+    make_notebook(nbdir / "beta.ipynb", new_code_cell("print('beta ran for', period)"))
     capsys.readouterr()
     assert main([*args, "--jobs", "2"]) == 1
     err = capsys.readouterr().err
@@ -127,7 +120,7 @@ def test_failed_notebook_keeps_earlier_report(evil_dir, tmp_path, capsys):
     assert manifest["alpha"]["ok"] and "ZeroDivisionError" in manifest["alpha"]["last_failure"]
     assert "last run failed" in (out / "index.html").read_text()
 
-    _nb(nbdir / "alpha.ipynb", new_code_cell("print('fixed')"))  # fixed: both are published together
+    make_notebook(nbdir / "alpha.ipynb", new_code_cell("print('fixed')"))  # fixed: both are published together
     assert main([*args, "--jobs", "2"]) == 0
     assert "beta ran for" in (out / "2025-06" / "beta.html").read_text()
     assert not (out / "2025-06" / "alpha.failed.ipynb").exists()
@@ -147,7 +140,7 @@ def test_bad_data_writes_nothing(tmp_path, small_dir, capsys):
 
 def test_discover_orders_overview_first_and_data_quality_last(tmp_path):
     for name in ("data_quality", "funnel", "overview", "engagement", "zeta"):
-        _nb(tmp_path / f"{name}.ipynb")
+        make_notebook(tmp_path / f"{name}.ipynb")
     assert [p.stem for p in discover_notebooks(tmp_path)] == [
         "overview", "funnel", "engagement", "zeta", "data_quality"]
     with pytest.raises(Exception, match="no notebook nope"):
