@@ -59,8 +59,8 @@ def db_load(data_dir: str, period: str) -> dict:
 
 
 def kt_mrr(data_dir: str, period: str) -> dict:
-    from kpitools.data import read_table
-    from kpitools.mrr import mrr_movements
+    from kpitools.metrics.mrr import mrr_movements
+    from kpitools.sources.data import read_table
 
     subs = _loaded(read_table(Path(data_dir) / "subscriptions.parquet"))
     t = mrr_movements(subs, periods=_months(period))
@@ -99,8 +99,8 @@ def db_mrr(data_dir: str, period: str) -> dict:
 
 
 def kt_cohorts(data_dir: str, period: str) -> dict:
-    from kpitools.data import read_table
-    from kpitools.retention import revenue_cohorts
+    from kpitools.metrics.retention import revenue_cohorts
+    from kpitools.sources.data import read_table
 
     subs = _loaded(read_table(Path(data_dir) / "subscriptions.parquet"))
     t = revenue_cohorts(subs, through=period)
@@ -133,8 +133,8 @@ def db_cohorts(data_dir: str, period: str) -> dict:
 
 
 def kt_funnel(data_dir: str, period: str) -> dict:
-    from kpitools.data import read_table
-    from kpitools.funnel import cohort_conversion, period_flow
+    from kpitools.metrics.funnel import cohort_conversion, period_flow
+    from kpitools.sources.data import read_table
 
     leads = _loaded(read_table(Path(data_dir) / "leads.parquet"))
     flow = period_flow(leads, period=period).set_index("stage")["count"]
@@ -167,8 +167,8 @@ STEPS = ("signup", "onboarding_viewed", "activated", "purchase")
 def kt_event_funnel(data_dir: str, period: str) -> dict:
     import pandas as pd
 
-    from kpitools.data import read_table
-    from kpitools.event_funnel import event_funnel
+    from kpitools.metrics.event_funnel import event_funnel
+    from kpitools.sources.data import read_table
 
     events = _loaded(read_table(Path(data_dir) / "events.parquet", columns=[], where={"event": list(STEPS)}))
     t = event_funnel(events, STEPS, period=period, window=pd.Timedelta(days=30))
@@ -200,9 +200,9 @@ def db_event_funnel(data_dir: str, period: str) -> dict:
 def kt_active(data_dir: str, period: str) -> dict:
     import pandas as pd
 
-    from kpitools.data import read_table
-    from kpitools.engagement import active_series
+    from kpitools.metrics.engagement import active_series
     from kpitools.periods import Period
+    from kpitools.sources.data import read_table
 
     p = Period.parse(period)
     # the month and the 29 days before it that its trailing 30-day windows reach back to
@@ -233,8 +233,8 @@ def db_active(data_dir: str, period: str) -> dict:
 
 
 def kt_sessions(data_dir: str, period: str) -> dict:
-    from kpitools.data import read_table
-    from kpitools.sessions import sessionize
+    from kpitools.metrics.sessions import sessionize
+    from kpitools.sources.data import read_table
 
     s = sessionize(_loaded(read_table(Path(data_dir) / "events.parquet", columns=[])))
     return {"sessions": len(s), "pages": int(s["pages"].sum()), "bounces": int(s["bounce"].sum()),
@@ -273,7 +273,7 @@ FAMILIES = {
 
 def kt_history(data_dir: str, period: str) -> dict:
     import kpitools
-    from kpitools.compare import kpi_history
+    from kpitools.metrics.compare import kpi_history
     from kpitools.periods import Period
 
     data = kpitools.load(data_dir)

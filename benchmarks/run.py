@@ -115,7 +115,7 @@ def cold_kpis(data_dir: Path, period: str, repeat: int) -> tuple[float, float, f
     """Whole cold processes, alternating: ``kpitools kpis --period P`` (every family), the same
     with ``--keys`` naming the engagement keys DuckDB computes, and a DuckDB process computing
     them from the same Parquet file; medians, and whether the keys agree."""
-    from kpitools.engagement import _iso_weeks
+    from kpitools.metrics.engagement import _iso_weeks
     from kpitools.periods import Period
 
     p = Period.parse(period)

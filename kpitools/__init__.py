@@ -8,12 +8,12 @@
 
 __version__ = "0.1.0"
 
-from .data import Dataset, load, read_table
 from .errors import DataError, KpiToolsError, MissingTableError, PeriodError, ReportError
-from .kpis import compute_kpis
-from .period_data import load_period
+from .metrics.kpis import compute_kpis
 from .periods import Period, latest_complete, period_range
-from .validate import check_table
+from .sources.data import Dataset, load, read_table
+from .sources.period_data import load_period
+from .sources.validate import check_table
 
 __all__ = [
     "__version__",

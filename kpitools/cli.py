@@ -32,8 +32,8 @@ def _warn(line: str) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .paths import NOTEBOOKS
-    from .report import discover_notebooks, raise_for_failures, render_reports
+    from .report.paths import NOTEBOOKS
+    from .report.runner import discover_notebooks, raise_for_failures, render_reports
 
     names = [n.strip() for n in args.notebooks.split(",") if n.strip()] if args.notebooks else None
     notebooks = discover_notebooks(Path(args.notebooks_dir or NOTEBOOKS), names)
@@ -58,10 +58,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_kpis(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .data import load
-    from .kpis import compute_kpis, families_for
-    from .period_data import load_period, table_bounds
+    from .metrics.kpis import compute_kpis, families_for
     from .periods import FIRST_YEAR
+    from .sources.data import load
+    from .sources.period_data import load_period, table_bounds
 
     bounds = table_bounds(args.data).dropna()
     if bounds.empty or bounds["first"].min().year < FIRST_YEAR or \
@@ -76,7 +76,7 @@ def _cmd_kpis(args: argparse.Namespace) -> int:
     if many:  # several periods: the whole history once
         data = load(args.data)
         out = {str(p): compute_kpis(data, p, keys=keys) for p in periods}
-    else:  # one period: only what it needs (see kpitools.period_data)
+    else:  # one period: only what it needs (see kpitools.sources.period_data)
         out = compute_kpis(load_period(args.data, periods[0]), periods[0], keys=keys)
     print(f"kpis for {', '.join(map(str, periods))}", file=sys.stderr)
     json.dump(out, sys.stdout, indent=2)
@@ -85,7 +85,7 @@ def _cmd_kpis(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from .data import load
+    from .sources.data import load
 
     data = load(args.data)
     start, end = data.date_range
@@ -111,7 +111,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .paths import SAMPLE_DATA
+    from .report.paths import SAMPLE_DATA
 
     parser = argparse.ArgumentParser(prog="kpitools", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -161,8 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     data or arguments, 128 + the signal when stopped (130 for Ctrl-C, 143 for ``kill``).
     """
     args = _parser().parse_args(argv)
+    from .report.workers import Interrupted, describe_signal, interrupt_signals
     from .runtime import tune_memory
-    from .workers import Interrupted, describe_signal, interrupt_signals
 
     tune_memory()
     try:

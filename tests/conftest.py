@@ -15,7 +15,7 @@ import pandas as pd
 from hypothesis import settings
 
 from kpitools.sample import generate, write
-from kpitools.validate import check_table
+from kpitools.sources.validate import check_table
 
 settings.register_profile("ci", max_examples=60, deadline=None)
 settings.register_profile("dev", max_examples=30, deadline=None)

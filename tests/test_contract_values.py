@@ -61,7 +61,7 @@ def test_end_date_9999_12_31_means_open(tmp_path):
     subs = kpitools.load(tmp_path).subscriptions
     assert subs["end_date"].isna().tolist() == [True, False]  # a scheduled end may lie in the future
     assert subs["end_date"].dtype == "datetime64[ns, UTC]"
-    from kpitools.revenue import revenue_metrics
+    from kpitools.metrics.revenue import revenue_metrics
     assert revenue_metrics(subs, periods=["2024-02"])["mrr"].tolist() == [150.0]
 
 
@@ -97,7 +97,7 @@ def test_future_events_are_rejected_but_future_ends_are_not(tmp_path):
                                                 r"of this run.*line 3: timestamp='2199-12-01T00:00:00Z'"):
         kpitools.load(tmp_path)
     # the time of the run is a parameter of the parser
-    from kpitools.validate import Source, parse_table
+    from kpitools.sources.validate import Source, parse_table
     raw = pd.DataFrame({"user_id": ["u1"], "timestamp": ["2024-01-05T10:00:00Z"], "event": ["login"]})
     with pytest.raises(InvalidValueError, match="later than the time of this run"):
         parse_table(raw, "events", Source("events.csv"), now=pd.Timestamp("2024-01-01", tz="UTC"))

@@ -7,7 +7,7 @@ import pytest
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
 from kpitools import plots
-from kpitools.display import escape, md, table
+from kpitools.text.display import escape, md, table
 
 EVIL = "<script>alert(1)</script>"
 # text that Markdown, LaTeX, HTML or a spreadsheet would read as something else

@@ -18,7 +18,7 @@ def test_docs_copy_the_spec(name):
 
 
 def test_contract_columns_are_in_the_docs():
-    from kpitools.schema import TABLES
+    from kpitools.sources.schema import TABLES
 
     text = Path(ROOT / "docs" / "data-contract.md").read_text(encoding="utf-8")
     for table in TABLES.values():

@@ -11,15 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kpitools.economics import (
+from kpitools.metrics.economics import (
     churn_average,
     missing_notes,
     recognised_revenue,
     unit_economics,
     unit_economics_by,
 )
-from kpitools.sbg import fit_sbg_cohorts
-from kpitools.validate import check_table
+from kpitools.metrics.sbg import fit_sbg_cohorts
+from kpitools.sources.validate import check_table
 
 REVENUE = 23_590 / 29
 MARGIN = (REVENUE - 200) / REVENUE

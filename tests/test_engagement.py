@@ -14,11 +14,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kpitools.activation import activation, onboarding_steps, signups
-from kpitools.engagement import active_history, active_series, active_users, feature_adoption, first_seen, lifecycle
-from kpitools.nps import nps_by, nps_score, outside_indicators
-from kpitools.sessions import session_metrics, sessionize
-from kpitools.validate import check_table
+from kpitools.metrics.activation import activation, onboarding_steps, signups
+from kpitools.metrics.engagement import (
+    active_history,
+    active_series,
+    active_users,
+    feature_adoption,
+    first_seen,
+    lifecycle,
+)
+from kpitools.metrics.nps import nps_by, nps_score, outside_indicators
+from kpitools.metrics.sessions import session_metrics, sessionize
+from kpitools.sources.validate import check_table
 
 ROWS = [
     ("a", "2023-12-31T23:50:00Z", "page_view", None, "organic"),

@@ -261,7 +261,7 @@ def test_a_period_holds_only_this_runs_data_files(small_dir, tmp_path, notebooks
 
 
 def test_results_keep_the_report_order_whatever_finishes_first(small_dir, tmp_path, notebooks):
-    from kpitools.report import render_reports
+    from kpitools.report.runner import render_reports
 
     slow = make_notebook(notebooks / "zeta.ipynb", "import time\ntime.sleep(3)")
     summary = render_reports(small_dir, ["2025-06"], notebooks=[slow, notebooks / "alpha.ipynb"],

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kpitools.event_funnel import event_funnel, funnel_paths, time_to_convert, window_complete
-from kpitools.funnel import cohort_conversion, funnel_history, funnel_kpis, period_flow, pipeline, trial_funnel
-from kpitools.validate import check_table
+from kpitools.metrics.event_funnel import event_funnel, funnel_paths, time_to_convert, window_complete
+from kpitools.metrics.funnel import cohort_conversion, funnel_history, funnel_kpis, period_flow, pipeline, trial_funnel
+from kpitools.sources.validate import check_table
 
 NA = None
 
@@ -253,7 +253,7 @@ def test_pipeline_chart():
 
 
 def test_channel_conversion(leads, events):
-    from kpitools.funnel import channel_conversion
+    from kpitools.metrics.funnel import channel_conversion
 
     t = channel_conversion(leads, period="2024-01", events=events).set_index("channel")
     # January visitors by first page view: organic v1, v4; paid v2, v3. Leads in January:

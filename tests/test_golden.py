@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 import kpitools
-from kpitools.paths import SAMPLE_DATA
 from kpitools.periods import Period
-from kpitools.results import write_results
+from kpitools.report.paths import SAMPLE_DATA
+from kpitools.report.results import write_results
 
 from .golden.regenerate import CSV_PERIOD, HERE, golden_periods
 

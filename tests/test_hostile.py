@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from kpitools.categories import OTHER
-from kpitools.report import render_reports
+from kpitools.report.runner import render_reports
+from kpitools.report.sanitize import allowed_link, allowed_source
 from kpitools.sample import generate, write
-from kpitools.sanitize import allowed_link, allowed_source
+from kpitools.sources.categories import OTHER
 
 from .hostile import PAYLOADS, hostile_tables, many_categories, one_account
 

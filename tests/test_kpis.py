@@ -4,8 +4,8 @@ import pytest
 
 import kpitools
 from kpitools.cli import main
-from kpitools.economics import UNIT_KEYS
-from kpitools.revenue import REVENUE_KEYS
+from kpitools.metrics.economics import UNIT_KEYS
+from kpitools.metrics.revenue import REVENUE_KEYS
 
 from .conftest import write_csv
 
@@ -104,7 +104,7 @@ def test_keys_select_families_and_feature_keys(small_dir):
     features = {k for k in everything if k.startswith("feature_adoption_rate.")}
     assert features and set(some) == {"mau", "unique_visitors", *features}
     assert all(some[k] == everything[k] for k in some)
-    assert [f.name for f in kpitools.kpis.families_for(["new_users"])] == ["active_users"]
+    assert [f.name for f in kpitools.metrics.kpis.families_for(["new_users"])] == ["active_users"]
     with pytest.raises(kpitools.KpiToolsError, match="unknown KPI key 'nope'"):
         kpitools.compute_kpis(data, "2025-05", keys=["nope"])
 

@@ -21,9 +21,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kpitools.mrr import mrr_grid, mrr_movements
-from kpitools.revenue import early_churn_rate, revenue_metrics
-from kpitools.validate import check_table
+from kpitools.metrics.mrr import mrr_grid, mrr_movements
+from kpitools.metrics.revenue import early_churn_rate, revenue_metrics
+from kpitools.sources.validate import check_table
 
 
 def row(table, period):

@@ -7,7 +7,7 @@ import nbformat
 import papermill as pm
 import pytest
 
-from kpitools.paths import NOTEBOOKS
+from kpitools.report.paths import NOTEBOOKS
 
 NOTEBOOK_FILES = sorted(NOTEBOOKS.glob("*.ipynb"))
 

@@ -4,8 +4,8 @@ should and stays quiet otherwise."""
 import pandas as pd
 import pytest
 
-from kpitools.overview import anomalies, divergences, goals, insights, movers, target_misses
-from kpitools.validate import check_table
+from kpitools.metrics.overview import anomalies, divergences, goals, insights, movers, target_misses
+from kpitools.sources.validate import check_table
 
 
 def test_divergence_fires_on_opposite_moves():

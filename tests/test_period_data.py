@@ -1,4 +1,4 @@
-"""Reading one period's slice of a data directory (kpitools.period_data) and the time
+"""Reading one period's slice of a data directory (kpitools.sources.period_data) and the time
 filter of read_table it rests on.
 
 The hand-made log below is written as Parquet in row groups of 4 rows, so the time
@@ -24,13 +24,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from kpitools import compute_kpis, load
-from kpitools import kpis as kpis_module
-from kpitools.data import read_table
-from kpitools.engagement import active_users
 from kpitools.errors import DataError, PeriodError
-from kpitools.membership import isin, positions
-from kpitools.period_data import load_period, table_bounds
+from kpitools.metrics import kpis as kpis_module
+from kpitools.metrics.engagement import active_users
 from kpitools.periods import Period
+from kpitools.sources.data import read_table
+from kpitools.sources.membership import isin, positions
+from kpitools.sources.period_data import load_period, table_bounds
 
 ROWS = [
     ("c", "2023-03-01T10:00:00Z", "page_view"),
@@ -190,7 +190,7 @@ def test_events_out_of_time_order_give_the_same_keys(small_dir):
 
 
 def test_funnel_history_matches_each_period_over_the_whole_log(small_dir):
-    from kpitools.funnel import funnel_history, funnel_kpis
+    from kpitools.metrics.funnel import funnel_history, funnel_kpis
 
     data = load(small_dir)
     periods = ["2025-02", "2025-03", "2025-Q2"]

@@ -1,7 +1,7 @@
 import pandas as pd
 
 import kpitools
-from kpitools import quality
+from kpitools.metrics import quality
 from kpitools.periods import Period
 
 from .conftest import write_csv

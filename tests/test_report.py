@@ -10,9 +10,9 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
 from kpitools.cli import main
-from kpitools.paths import NOTEBOOKS
 from kpitools.periods import Period
-from kpitools.report import discover_notebooks, render_reports
+from kpitools.report.paths import NOTEBOOKS
+from kpitools.report.runner import discover_notebooks, render_reports
 from kpitools.sample import write
 
 from .conftest import make_notebook

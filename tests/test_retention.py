@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kpitools.retention import (
+from kpitools.metrics.retention import (
     activity_cohorts,
     churn_mix,
     fit_cohorts,
@@ -25,8 +25,8 @@ from kpitools.retention import (
     revenue_cohorts,
     survivor_counts,
 )
-from kpitools.sbg import fit_sbg, fit_sbg_cohorts
-from kpitools.validate import check_table
+from kpitools.metrics.sbg import fit_sbg, fit_sbg_cohorts
+from kpitools.sources.validate import check_table
 
 
 def cells(tidy, cohort, column):
@@ -236,7 +236,7 @@ def test_projection_chart(subs):
 
 
 def test_signup_cohorts(subs):
-    from kpitools.retention import signup_cohorts
+    from kpitools.metrics.retention import signup_cohorts
 
     accounts = check_table(pd.DataFrame({
         "account_id": list("ABCDEFGH"),

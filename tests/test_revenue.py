@@ -6,8 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import kpitools
-from kpitools.revenue import mrr_on, revenue_snapshot
-from kpitools.validate import check_table
+from kpitools.metrics.revenue import mrr_on, revenue_snapshot
+from kpitools.sources.validate import check_table
 
 # A1: monthly 100 from 5 Jan, upgraded to 150 on 5 Mar (the first span ends 5 Mar, exclusive).
 # A2: annual plan, 12,000 a year = 1,000 MRR, starting on 31 Jan (a month's last day).

@@ -7,15 +7,15 @@ import pandas as pd
 import pytest
 
 from kpitools import plots
-from kpitools.catalog import CATALOG, READING_NOTES, format_value, glossary, glossary_markdown
-from kpitools.compare import kpi_tiles, target_for
-from kpitools.data import Dataset
-from kpitools.display import tiles
-from kpitools.economics import UNIT_KEYS
-from kpitools.narrative import change_words, channel_story, revenue_story, segment_story
-from kpitools.revenue import REVENUE_KEYS, retention_by, revenue_metrics
-from kpitools.spend import cost_breakdown, spend_by_channel
-from kpitools.validate import check_table
+from kpitools.metrics.compare import kpi_tiles, target_for
+from kpitools.metrics.economics import UNIT_KEYS
+from kpitools.metrics.revenue import REVENUE_KEYS, retention_by, revenue_metrics
+from kpitools.metrics.spend import cost_breakdown, spend_by_channel
+from kpitools.sources.data import Dataset
+from kpitools.sources.validate import check_table
+from kpitools.text.catalog import CATALOG, READING_NOTES, format_value, glossary, glossary_markdown
+from kpitools.text.display import tiles
+from kpitools.text.narrative import change_words, channel_story, revenue_story, segment_story
 
 EVIL = "<script>alert(1)</script>"
 
@@ -151,14 +151,14 @@ def test_channel_bars_lists_missing_values():
 
 
 def test_kpis_json_is_serialisable(subs, tmp_path):
-    from kpitools.kpis import compute_kpis
+    from kpitools.metrics.kpis import compute_kpis
 
     values = compute_kpis(Dataset(tmp_path, {"subscriptions": subs}), "2024-02")
     assert json.loads(json.dumps(values)) == values
 
 
 def test_period_changes():
-    from kpitools.compare import period_changes
+    from kpitools.metrics.compare import period_changes
 
     history = pd.DataFrame({"period": ["2024-01", "2024-02"], "leads": [100, 120],
                             "visitor_to_lead_rate": [0.030, 0.025]})
@@ -169,7 +169,7 @@ def test_period_changes():
 
 
 def test_ltv_estimates_fill_in_the_formula():
-    from kpitools.economics import ltv_estimates
+    from kpitools.metrics.economics import ltv_estimates
 
     t = ltv_estimates({"ltv": 4000.0, "ltv_lifespan": 4500.0, "ltv_projected": float("nan"),
                        "arpu": 100.0, "gross_margin": 0.8, "churn_rate_avg": 0.02})
@@ -179,7 +179,7 @@ def test_ltv_estimates_fill_in_the_formula():
 
 
 def test_onboarding_story():
-    from kpitools.narrative import onboarding_story
+    from kpitools.text.narrative import onboarding_story
 
     steps = pd.DataFrame({"step": ["viewed onboarding", "1_profile", EVIL], "users": [10, 8, 2],
                           "rate_from_previous": [np.nan, 0.8, 0.25]})

@@ -4,9 +4,9 @@ import pandas as pd
 import pytest
 
 import kpitools
-from kpitools.paths import SAMPLE_DATA
+from kpitools.report.paths import SAMPLE_DATA
 from kpitools.sample import generate, write
-from kpitools.schema import TABLES
+from kpitools.sources.schema import TABLES
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +140,7 @@ def test_story_sessions_rise_while_visitor_to_lead_falls(sample):
 
 def test_overview_names_the_story(sample):
     from kpitools import compute_kpis
-    from kpitools.overview import divergences
+    from kpitools.metrics.overview import divergences
 
     now, prev = compute_kpis(sample, "2026-09"), compute_kpis(sample, "2026-08")
     found = [i for i in divergences(now, prev) if i.kpi == "sessions"]

@@ -1,7 +1,7 @@
 import pandas as pd
 
-from kpitools.spend import cost_to_serve, spend_totals
-from kpitools.validate import check_table
+from kpitools.metrics.spend import cost_to_serve, spend_totals
+from kpitools.sources.validate import check_table
 
 
 def _spend():

@@ -73,7 +73,7 @@ def rows_over_time(counts: pd.DataFrame, *, ax: Axes | None = None, log: bool = 
     Parameters
     ----------
     counts : DataFrame
-        Columns ``table``, ``month``, ``rows`` (see :func:`kpitools.quality.monthly_rows`).
+        Columns ``table``, ``month``, ``rows`` (see :func:`kpitools.metrics.quality.monthly_rows`).
     log : bool
         Log scale, so the event log and a table of a hundred rows share one chart.
     """

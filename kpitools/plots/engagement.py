@@ -13,7 +13,7 @@ __all__ = ["active_users_lines", "lifecycle_bars", "nps_trend", "score_distribut
 
 
 def active_users_lines(series: pd.DataFrame, *, ax: Axes | None = None, title: str = "") -> Axes:
-    """DAU, WAU and MAU per day (:func:`kpitools.engagement.active_series`); the daily line
+    """DAU, WAU and MAU per day (:func:`kpitools.metrics.engagement.active_series`); the daily line
     shows the weekday rhythm, the trailing ones the trend."""
     ax = axes(ax)
     days = series["day"].dt.tz_convert(None)
@@ -30,7 +30,7 @@ def active_users_lines(series: pd.DataFrame, *, ax: Axes | None = None, title: s
 
 def lifecycle_bars(table: pd.DataFrame, *, ax: Axes | None = None, title: str = "") -> Axes:
     """New, returning and resurrecting users stacked above zero, dormant below
-    (:func:`kpitools.engagement.lifecycle`)."""
+    (:func:`kpitools.metrics.engagement.lifecycle`)."""
     ax = axes(ax)
     x = np.arange(len(table))
     palette = {"new": "#2a9d8f", "returning": "#457b9d", "resurrecting": "#8ab17d", "dormant": "#e76f51"}

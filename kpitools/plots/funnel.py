@@ -26,8 +26,8 @@ def funnel_bars(table: pd.DataFrame, *, count: str = "count", label: str = "stag
     ----------
     table : DataFrame
         One row per step in order, with ``count`` (or ``users``), ``rate_from_previous``
-        and ``rate_from_start`` (:func:`kpitools.funnel.period_flow`,
-        :func:`~kpitools.funnel.cohort_conversion`, :func:`kpitools.event_funnel.event_funnel`).
+        and ``rate_from_start`` (:func:`kpitools.metrics.funnel.period_flow`,
+        :func:`~kpitools.metrics.funnel.cohort_conversion`, :func:`kpitools.metrics.event_funnel.event_funnel`).
     """
     ax = axes(ax)
     y = np.arange(len(table))[::-1]
@@ -60,7 +60,7 @@ def conversion_by_channel(table: pd.DataFrame, rate: str, *, previous: str | Non
     Parameters
     ----------
     table : DataFrame
-        :func:`kpitools.funnel.channel_conversion`.
+        :func:`kpitools.metrics.funnel.channel_conversion`.
     """
     ax = axes(ax)
     data = table.dropna(subset=[rate]).sort_values(rate)
@@ -94,7 +94,7 @@ def time_to_convert_hist(values: pd.Series, *, ax: Axes | None = None, unit: str
 def stage_trends(history: pd.DataFrame, stages: Mapping[str, str], *, ax: Axes | None = None,
                  title: str = "") -> Axes:
     """Stage counts over periods on a log scale, one line per stage (``stages`` maps a
-    column of :func:`kpitools.funnel.funnel_history` to its label)."""
+    column of :func:`kpitools.metrics.funnel.funnel_history` to its label)."""
     ax = axes(ax)
     long = history.melt(id_vars="period", value_vars=list(stages), var_name="stage", value_name="count")
     long["stage"] = long["stage"].map(stages)

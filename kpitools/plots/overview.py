@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from ..catalog import format_value, kpi
+from ..text.catalog import format_value, kpi
 
 __all__ = ["sparkline", "sparklines"]
 

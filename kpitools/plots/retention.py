@@ -10,7 +10,7 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from ..sbg import SBG
+from ..metrics.sbg import SBG
 from ._base import axes, percent_axis
 
 __all__ = ["retention_heatmap", "retention_curves", "projection"]
@@ -24,7 +24,7 @@ def retention_heatmap(tidy: pd.DataFrame, *, value: str = "retention", ax: Axes 
     Parameters
     ----------
     tidy : DataFrame
-        A cohort table (:func:`kpitools.retention.revenue_cohorts` and friends).
+        A cohort table (:func:`kpitools.metrics.retention.revenue_cohorts` and friends).
     value : str
         ``retention``, ``revenue_retention`` or ``survival``.
     max_cohorts : int
@@ -64,7 +64,7 @@ def retention_curves(curves: pd.DataFrame, *, hue: str = "cohort", value: str = 
     ----------
     curves : DataFrame
         Columns ``period_number``, ``value`` and ``hue`` (a cohort table, or
-        :func:`kpitools.retention.group_curves` with ``hue="group"``).
+        :func:`kpitools.metrics.retention.group_curves` with ``hue="group"``).
     """
     ax = axes(ax)
     sns.lineplot(data=curves, x="period_number", y=value, hue=hue, marker="o", markersize=3, ax=ax)
@@ -84,7 +84,7 @@ def projection(observed: pd.DataFrame, model: SBG, *, horizon: int = 36, ax: Axe
     Parameters
     ----------
     observed : DataFrame
-        :func:`kpitools.retention.group_curves` without groups (``period_number``, ``survival``).
+        :func:`kpitools.metrics.retention.group_curves` without groups (``period_number``, ``survival``).
     """
     ax = axes(ax)
     fitted = model.survival(horizon)

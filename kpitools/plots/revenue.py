@@ -26,7 +26,7 @@ def mrr_bridge(movements: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     Parameters
     ----------
     movements : DataFrame
-        :func:`kpitools.mrr.mrr_movements` (or :func:`kpitools.revenue.revenue_metrics`).
+        :func:`kpitools.metrics.mrr.mrr_movements` (or :func:`kpitools.metrics.revenue.revenue_metrics`).
     """
     ax = axes(ax)
     x = np.arange(len(movements))
@@ -56,7 +56,7 @@ def mrr_waterfall(row: pd.Series | Mapping[str, float], *, ax: Axes | None = Non
     Parameters
     ----------
     row : Series or mapping
-        One row of :func:`kpitools.mrr.mrr_movements`.
+        One row of :func:`kpitools.metrics.mrr.mrr_movements`.
     """
     ax = axes(ax)
     steps = [("Start", row["mrr_start"], "total")]
@@ -132,7 +132,7 @@ def cost_breakdown(costs: pd.DataFrame, *, ax: Axes | None = None, title: str = 
     Parameters
     ----------
     costs : DataFrame
-        Columns ``category``, ``amount``, ``share`` (:func:`kpitools.economics.cost_breakdown`).
+        Columns ``category``, ``amount``, ``share`` (:func:`kpitools.metrics.economics.cost_breakdown`).
     """
     ax = axes(ax)
     data = costs.sort_values("amount")

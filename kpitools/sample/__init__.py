@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..schema import TABLES
+from ..sources.schema import TABLES
 from . import billing, marketing, product
 from ._common import Window, ids
 

@@ -20,9 +20,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
 import kpitools  # noqa: E402
-from kpitools.paths import SAMPLE_DATA  # noqa: E402
 from kpitools.periods import Period, period_range  # noqa: E402
-from kpitools.results import write_results  # noqa: E402
+from kpitools.report.paths import SAMPLE_DATA  # noqa: E402
+from kpitools.report.results import write_results  # noqa: E402
 
 WEEKS = ["2025-W01", "2025-W27", "2026-W36"]
 CSV_PERIOD = "2026-09"

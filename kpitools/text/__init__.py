@@ -1,0 +1,1 @@
+"""What a reader sees as words: the KPI catalogue, escaping and formatting, narratives."""
