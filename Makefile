@@ -40,7 +40,6 @@ sample: $(STAMP)
 	$(BIN)/kpitools sample --out data/sample
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:

@@ -61,9 +61,6 @@ def _child(fn, args, queue) -> None:
     import pandas  # noqa: F401
 
     import kpitools  # noqa: F401
-    from kpitools.runtime import tune_memory
-
-    tune_memory()  # as the kpitools command does
     before = _rss_mb()
     start = time.perf_counter()
     result = fn(*args)

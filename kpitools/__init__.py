@@ -12,14 +12,12 @@ from .errors import DataError, KpiToolsError, MissingTableError, PeriodError, Re
 from .metrics.kpis import compute_kpis
 from .periods import Period, latest_complete, period_range
 from .sources.data import Dataset, load, read_table
-from .sources.period_data import load_period
 from .sources.validate import check_table
 
 __all__ = [
     "__version__",
     "Dataset",
     "load",
-    "load_period",
     "read_table",
     "check_table",
     "compute_kpis",

@@ -1,4 +1,4 @@
-"""The ``kpitools`` command line: ``report``, ``kpis``, ``check`` and ``sample``.
+"""The ``kpitools`` command line: ``report``, ``kpis``, ``sql``, ``check`` and ``sample``.
 
 Errors kpitools raises on purpose (bad data, a bad period, failed notebooks)
 are printed as one message with a non-zero exit, never as a traceback.
@@ -60,8 +60,8 @@ def _cmd_kpis(args: argparse.Namespace) -> int:
 
     from .metrics.kpis import compute_kpis, families_for
     from .periods import FIRST_YEAR
+    from .sources.bounds import table_bounds
     from .sources.data import load
-    from .sources.period_data import load_period, table_bounds
 
     bounds = table_bounds(args.data).dropna()
     if bounds.empty or bounds["first"].min().year < FIRST_YEAR or \
@@ -72,15 +72,32 @@ def _cmd_kpis(args: argparse.Namespace) -> int:
     keys = [k.strip() for k in args.keys.split(",") if k.strip()] if args.keys else None
     if keys is not None:
         families_for(keys)  # an unknown key is an error before any reading
-    many = len(periods) > 1
-    if many:  # several periods: the whole history once
-        data = load(args.data)
-        out = {str(p): compute_kpis(data, p, keys=keys) for p in periods}
-    else:  # one period: only what it needs (see kpitools.sources.period_data)
-        out = compute_kpis(load_period(args.data, periods[0]), periods[0], keys=keys)
+    data = load(args.data)
+    out = {str(p): compute_kpis(data, p, keys=keys) for p in periods}
+    if len(periods) == 1:
+        out = out[str(periods[0])]
     print(f"kpis for {', '.join(map(str, periods))}", file=sys.stderr)
     json.dump(out, sys.stdout, indent=2)
     sys.stdout.write("\n")
+    return 0
+
+
+def _cmd_sql(args: argparse.Namespace) -> int:
+    from .metrics.queries import query_for, sql
+    from .periods import Period
+
+    query_for(args.key)  # an unknown key is an error before any reading
+    words = [w.strip() for w in (args.period or "latest-month").split(",") if w.strip()]
+    if all(not w.lower().startswith("latest") for w in words) and args.periods is None:
+        periods = [Period.parse(w) for w in words]  # named periods need no data
+    else:
+        from .sources.bounds import table_bounds
+
+        bounds = table_bounds(args.data).dropna()
+        periods = _periods(args, (bounds["first"].min(), bounds["last"].max()))
+    text = sql(args.key, periods=periods, dialect=args.dialect).rstrip()
+    print(f"-- kpitools sql {args.key}: {', '.join(map(str, periods))}, dialect {args.dialect}; tables named "
+          f"as the data contract's (events, subscriptions, ...)\n{text};")
     return 0
 
 
@@ -140,6 +157,13 @@ def _parser() -> argparse.ArgumentParser:
                     "only the families that compute them run")
     kp.set_defaults(run=_cmd_kpis)
 
+    sq = sub.add_parser("sql", help="print the SQL that computes a KPI, to run in a database or BI tool")
+    sq.add_argument("key", help="a KPI key, e.g. mau or bounce_rate")
+    data_and_period(sq)
+    sq.add_argument("--dialect", default="duckdb",
+                    help="duckdb (default), postgres, snowflake, bigquery, or another dialect Ibis knows")
+    sq.set_defaults(run=_cmd_sql)
+
     ck = sub.add_parser("check", help="validate a data directory")
     ck.add_argument("--data", default=str(SAMPLE_DATA))
     ck.set_defaults(run=_cmd_check)
@@ -162,9 +186,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = _parser().parse_args(argv)
     from .report.workers import Interrupted, describe_signal, interrupt_signals
-    from .runtime import tune_memory
-
-    tune_memory()
     try:
         with interrupt_signals():
             return args.run(args)

@@ -91,3 +91,7 @@ class ReportError(KpiToolsError):
 
 class KeyNameError(KpiToolsError, ValueError):
     """A KPI key that no metric family computes."""
+
+
+class DialectError(KpiToolsError, ValueError):
+    """A SQL dialect that Ibis cannot write."""

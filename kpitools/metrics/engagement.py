@@ -1,140 +1,39 @@
 """Active users: DAU, WAU and MAU as daily series and period values, stickiness, new
 users and adoption, feature adoption, and the lifecycle of users per period.
 
-A user is active on a day when it has at least one event that day (UTC). The
-trailing counts are distinct users over windows of days, computed without a loop
-over users: each active day covers the next 7 (or 30) days up to the user's next
-active day, and a cumulative sum over the day axis counts every user once.
+A user is active on a day when it has at least one event that day (UTC). The row
+work runs in the data's engine (:mod:`kpitools.engine`): distinct (user, day) pairs,
+joined to the windows each period asks for (its days, its ISO weeks, its months) and
+counted in one query for every period; each user's first event is one group-by over
+the whole history.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import ibis
 import numpy as np
 import pandas as pd
+from ibis import _
 
-from ..periods import Period, period_index
-from ..sources.membership import isin, occurring
-from .mrr import epoch_ns
-from .revenue import ratio
+from ..engine import Table, day_of, in_order, in_range, period_windows, run, table, windows, within
+from ..periods import Period
 
-__all__ = ["active_days", "active_series", "active_users", "first_seen", "users_seen_before", "active_history",
-           "feature_adoption", "lifecycle", "ENGAGEMENT_KEYS"]
+__all__ = ["active_series", "active_users", "active_history", "first_seen", "feature_adoption", "lifecycle",
+           "iso_weeks", "active_query", "feature_adoption_query",
+           "lifecycle_query", "active_series_query", "ENGAGEMENT_KEYS"]
 
 ENGAGEMENT_KEYS = ("dau_avg", "wau_avg", "mau", "stickiness", "new_users", "product_adoption_rate")
-_DAY_NS = 86_400 * 10**9
+_DAY = pd.Timedelta(days=1)
 
 
-def active_days(events: pd.DataFrame) -> pd.DataFrame:
-    """Distinct (user, day) pairs: columns ``user`` (integer code), ``day`` (days since the
-    epoch) and the frame's ``attrs["users"]`` (the user ids, by code)."""
-    codes, users = pd.factorize(events["user_id"])
-    days = epoch_ns(events["timestamp"]) // _DAY_NS
-    # days since 1970 stay below 100,000; a hash unique, then a sort of the (fewer) pairs
-    key = np.sort(pd.unique(codes.astype(np.int64) * 100_000 + days))
-    out = pd.DataFrame({"user": key // 100_000, "day": key % 100_000})
-    out.attrs["users"] = users
-    return out
+def _utc_day(value: pd.Timestamp | str) -> pd.Timestamp:
+    stamp = pd.Timestamp(value)
+    return stamp.tz_convert("UTC") if stamp.tzinfo else stamp.tz_localize("UTC")
 
 
-def active_series(events: pd.DataFrame, *, start: pd.Timestamp | str, end: pd.Timestamp | str,
-                  windows: tuple[int, ...] = (1, 7, 30)) -> pd.DataFrame:
-    """Distinct active users over trailing windows, for every day from ``start`` to ``end``
-    (exclusive).
-
-    Returns
-    -------
-    DataFrame
-        ``day`` (UTC midnight) and one column per window: ``dau`` (1 day), ``wau``
-        (the day and the 6 before it), ``mau`` (the day and the 29 before it);
-        other windows as ``active_<n>d``. DAU <= WAU <= MAU on every day.
-    """
-    first = pd.Timestamp(start).tz_convert("UTC").normalize() if pd.Timestamp(start).tzinfo else \
-        pd.Timestamp(start, tz="UTC").normalize()
-    last = pd.Timestamp(end).tz_convert("UTC") if pd.Timestamp(end).tzinfo else pd.Timestamp(end, tz="UTC")
-    lo, hi = first.value // _DAY_NS, -(-last.value // _DAY_NS)
-    width = max(windows)
-    pairs = active_days(events[(events["timestamp"] >= first - pd.Timedelta(days=width))
-                               & (events["timestamp"] < last)])
-    user, day = pairs["user"].to_numpy(), pairs["day"].to_numpy()
-    nxt = np.r_[day[1:], np.iinfo(np.int64).max]
-    same = np.r_[user[1:] == user[:-1], False]
-    nxt = np.where(same, nxt, np.iinfo(np.int64).max)
-    n_days = hi - lo
-    out = {"day": pd.date_range(first, periods=n_days, freq="D", tz="UTC")}
-    for w in windows:
-        stop = np.minimum(day + w, nxt)  # this day covers [day, stop) without the user's next day
-        delta = np.zeros(n_days + 1, dtype=np.int64)
-        begin = np.clip(day - lo, 0, n_days)
-        finish = np.clip(stop - lo, 0, n_days)
-        keep = finish > begin
-        delta += np.bincount(begin[keep], minlength=n_days + 1)
-        delta -= np.bincount(finish[keep], minlength=n_days + 1)
-        name = {1: "dau", 7: "wau", 30: "mau"}.get(w, f"active_{w}d")
-        out[name] = np.cumsum(delta)[:n_days]
-    return pd.DataFrame(out)
-
-
-def active_users(events: pd.DataFrame, *, period: Period | str,
-                 seen_before: pd.Index | None = None) -> dict[str, float]:
-    """The period's active-user keys.
-
-    Returns
-    -------
-    dict
-        ``dau_avg`` = mean over the period's days of distinct users active that day;
-        ``wau_avg`` = mean over the ISO weeks whose Thursday falls in the period of
-        distinct users active in that week; ``mau`` = distinct users active in the
-        period (a quarter: the mean of its three months); ``stickiness`` =
-        dau_avg / mau; ``new_users`` = users whose first event ever falls in the
-        period; ``product_adoption_rate`` = new_users / mau.
-    """
-    period = Period.parse(period)
-    weeks = _iso_weeks(period)
-    months = [Period.containing(period.start, "M").shift(i) for i in range(3)] if period.kind == "Q" else [period]
-    lo = min([period.start, *(w.start for w in weeks)])
-    hi = max([period.end, *(w.end for w in weeks)])
-    ts = events["timestamp"]
-    pairs = active_days(events.loc[(ts >= lo) & (ts < hi), ["user_id", "timestamp"]])
-    user, day = pairs["user"].to_numpy(), pairs["day"].to_numpy()
-    n_users = len(pairs.attrs["users"])
-
-    def days_of(p: Period) -> np.ndarray:
-        return (day >= p.start.value // _DAY_NS) & (day < p.end.value // _DAY_NS)
-
-    def distinct(p: Period) -> int:
-        return int(np.bincount(user[days_of(p)], minlength=n_users).astype(bool).sum())
-
-    in_period = days_of(period)
-    dau = in_period.sum() / period.days  # (user, day) pairs of the period / its days
-    mau = float(np.mean([distinct(m) for m in months]))
-    wau = float(np.mean([distinct(w) for w in weeks])) if weeks else float("nan")
-    period_users = pd.Index(pairs.attrs["users"][pd.unique(user[in_period])], dtype="str")
-    if seen_before is None:
-        seen_before = users_seen_before(events, period_users, before=period.start)
-    new = int((~isin(period_users, seen_before)).sum())
-    return {"dau_avg": float(dau), "wau_avg": wau, "mau": mau, "stickiness": ratio(dau, mau),
-            "new_users": new, "product_adoption_rate": ratio(new, mau)}
-
-
-def first_seen(events: pd.DataFrame) -> pd.Series:
-    """Each user's first event: a Series of UTC timestamps indexed by ``user_id``.
-
-    One factorisation and an integer group-by (the minimum of nanoseconds per user code).
-    """
-    codes, users = pd.factorize(events["user_id"])
-    keep = codes >= 0
-    first = pd.Series(epoch_ns(events["timestamp"])[keep]).groupby(codes[keep]).min()
-    return pd.Series(pd.to_datetime(first.to_numpy(), unit="ns", utc=True),
-                     index=pd.Index(users[first.index.to_numpy()], dtype="str", name="user_id"), name="first_event")
-
-
-def users_seen_before(events: pd.DataFrame, users: pd.Index, *, before: pd.Timestamp) -> pd.Index:
-    """The ``users`` that have an event before ``before``: one hash lookup per earlier event
-    (no group-by of each user's first event)."""
-    return occurring(users, events.loc[(events["timestamp"] < before).to_numpy(), "user_id"])
-
-
-def _iso_weeks(period: Period) -> list[Period]:
+def iso_weeks(period: Period) -> list[Period]:
     """ISO weeks whose Thursday lies in the period (each week belongs to one month)."""
     week = Period.containing(period.start - pd.Timedelta(days=3), "W")
     out = []
@@ -146,26 +45,199 @@ def _iso_weeks(period: Period) -> list[Period]:
     return out
 
 
-def feature_adoption(events: pd.DataFrame, *, periods: list[Period | str]) -> pd.DataFrame:
-    """Per feature and period: users with a ``feature_used`` event of it / the period's MAU.
+def _months(period: Period) -> list[Period]:
+    """The months whose distinct users MAU averages: a quarter's three, else the period."""
+    if period.kind == "Q":
+        return [Period.containing(period.start, "M").shift(i) for i in range(3)]
+    return [period]
+
+
+def active_pairs(events: Table, start: pd.Timestamp, end: pd.Timestamp) -> ibis.Table:
+    """Distinct (``user_id``, ``day``) pairs of the events from ``start`` to ``end``."""
+    e = table(events)
+    return e.filter(in_range(e.timestamp, start, end)).select(
+        user_id=e.user_id, day=day_of(e.timestamp)).distinct()
+
+
+def first_events(events: Table) -> ibis.Table:
+    """Each user's first event (``user_id``, ``first``), over the whole history."""
+    e = table(events)
+    return e.group_by("user_id").agg(first=e.timestamp.min())
+
+
+def first_seen(events: Table) -> pd.Series:
+    """Each user's first event: a Series of UTC timestamps indexed by ``user_id``."""
+    out = run(first_events(events))
+    return pd.Series(pd.to_datetime(out["first"], utc=True).to_numpy(),
+                     index=pd.Index(out["user_id"], dtype="str", name="user_id"), name="first_event").sort_index()
+
+
+def active_query(events: Table, *, periods: Sequence[Period | str]) -> ibis.Table:
+    """The expression of :func:`active_history`: one row per period, every period in one query.
+
+    The windows each period asks for (the period itself, its months, its ISO weeks) form
+    a small table; distinct (user, day) pairs are joined to it on ``start <= day < end``
+    and counted per window; windows nobody was active in count 0.
+    """
+    periods = [Period.parse(p) for p in periods]
+    wanted = []
+    for p in periods:
+        wanted.append((str(p), "period", p.start, p.end))
+        wanted += [(str(p), "month", m.start, m.end) for m in _months(p)]
+        wanted += [(str(p), "week", w.start, w.end) for w in iso_weeks(p)]
+    spans = windows(wanted)
+    pairs = active_pairs(events, min(w[2] for w in wanted), max(w[3] for w in wanted))
+    counted = within(pairs, "day", spans).group_by(["period", "window", "start"]).agg(
+        users=_.user_id.nunique(), pairs=_.count())
+    every = spans.left_join(counted, ["period", "window", "start"]).select(
+        "period", "window", "days", users=_.users.fill_null(0), pairs=_.pairs.fill_null(0))
+    per_period = every.group_by("period").agg(
+        dau_avg=(every.window == "period").ifelse(every.pairs / every.days, 0).sum(),
+        wau_avg=(every.window == "week").ifelse(every.users, ibis.null()).mean(),
+        mau=(every.window == "month").ifelse(every.users, ibis.null()).mean())
+    new = within(first_events(events), "first", period_windows(periods)).group_by("period").agg(new_users=_.count())
+    out = per_period.left_join(new, "period").select(
+        "period", "dau_avg", "wau_avg", "mau", new_users=_.new_users.fill_null(0))
+    return out.mutate(stickiness=out.dau_avg / out.mau.nullif(0),
+                      product_adoption_rate=out.new_users / out.mau.nullif(0))
+
+
+def active_history(events: Table, *, periods: Sequence[Period | str]) -> pd.DataFrame:
+    """The active-user keys of each period.
+
+    Returns
+    -------
+    DataFrame
+        One row per period, in the order given: ``period``;
+        ``dau_avg`` = (distinct (user, day) pairs in the period) / its days, the mean
+        over its days of distinct users active that day;
+        ``wau_avg`` = mean over the ISO weeks whose Thursday falls in the period of
+        distinct users active in that week (NaN when no week's Thursday does);
+        ``mau`` = distinct users active in the period (a quarter: the mean of its
+        three months); ``stickiness`` = dau_avg / mau; ``new_users`` = users whose
+        first event ever falls in the period; ``product_adoption_rate`` = new_users / mau.
+    """
+    periods = [Period.parse(p) for p in periods]
+    out = in_order(run(active_query(events, periods=periods)), periods)
+    out["new_users"] = out["new_users"].astype(int)
+    return out[["period", *ENGAGEMENT_KEYS]]
+
+
+def active_users(events: Table, *, period: Period | str) -> dict[str, float]:
+    """The period's active-user keys: one row of :func:`active_history`."""
+    row = active_history(events, periods=[period]).iloc[0].to_dict()
+    row.pop("period")
+    return row
+
+
+def active_series(events: Table, *, start: pd.Timestamp | str, end: pd.Timestamp | str,
+                  windows: tuple[int, ...] = (1, 7, 30)) -> pd.DataFrame:
+    """Distinct active users over trailing windows, for every day from ``start`` to ``end``
+    (exclusive).
+
+    Each active (user, day) pair covers the days from that day to the end of its window
+    or to the user's next active day, whichever comes first; so no user is counted twice
+    on a day, and the count on day ``d`` is the number of covers begun on or before
+    ``d`` less those ended by then. The engine returns the covers begun and ended per
+    day; their running sum is taken over the (few) days in pandas.
+
+    Returns
+    -------
+    DataFrame
+        ``day`` (UTC midnight) and one column per window: ``dau`` (1 day), ``wau``
+        (the day and the 6 before it), ``mau`` (the day and the 29 before it);
+        other windows as ``active_<n>d``. DAU <= WAU <= MAU on every day.
+    """
+    first, last = _utc_day(start).normalize(), _utc_day(end)
+    days = pd.date_range(first, last - pd.Timedelta(1), freq="D").as_unit("us")
+    moves = run(active_series_query(events, start=first, end=last, windows=windows))
+    moves["day"] = pd.to_datetime(moves["day"], utc=True)
+    out = {"day": days}
+    begun = _running(moves[moves["what"] == "begin"], days)
+    for w in windows:
+        name = {1: "dau", 7: "wau", 30: "mau"}.get(w, f"active_{w}d")
+        out[name] = begun - _running(moves[moves["what"] == f"end {w}"], days)
+    return pd.DataFrame(out)
+
+
+def active_series_query(events: Table, *, start: pd.Timestamp, end: pd.Timestamp,
+                        windows: tuple[int, ...] = (1, 7, 30)) -> ibis.Table:
+    """The expression of :func:`active_series`: ``day``, ``what`` (``begin`` or ``end <n>``
+    for an n-day window) and ``n``, the covers begun or ended that day."""
+    pairs = active_pairs(events, _utc_day(start).normalize() - max(windows) * _DAY, _utc_day(end))
+    following = pairs.day.lead().over(ibis.window(group_by=pairs.user_id, order_by=pairs.day))
+    covers = pairs.mutate(following=following)
+    parts = [covers.group_by(day=covers.day).agg(n=_.count()).mutate(what=ibis.literal("begin"))]
+    for w in windows:
+        reach = covers.day + ibis.interval(days=w)
+        stop = (covers.following < reach).ifelse(covers.following, reach)
+        parts.append(covers.group_by(day=stop).agg(n=_.count()).mutate(what=ibis.literal(f"end {w}")))
+    return ibis.union(*parts)
+
+
+def _running(moves: pd.DataFrame, days: pd.DatetimeIndex) -> np.ndarray:
+    """How many of ``moves`` (``day``, ``n``) happened on or before each of ``days``."""
+    by_day = moves.groupby("day")["n"].sum().sort_index()
+    total = by_day.cumsum()
+    position = np.searchsorted(total.index.as_unit("us").asi8, days.asi8, side="right")
+    values = np.r_[0, total.to_numpy(dtype=np.int64)]
+    return values[position]
+
+
+def feature_adoption_query(events: Table, *, periods: Sequence[Period | str]) -> ibis.Table:
+    """The expression of :func:`feature_adoption`."""
+    periods = [Period.parse(p) for p in periods]
+    e = table(events)
+    spans = period_windows(periods)
+    recent = e.filter(in_range(e.timestamp, min(p.start for p in periods), max(p.end for p in periods)))
+    uses = recent.filter(recent.event == "feature_used", recent.feature.notnull())
+    used = within(uses, "timestamp", spans).group_by(["period", "feature"]).agg(users=_.user_id.nunique())
+    active = within(recent, "timestamp", spans).group_by("period").agg(mau=_.user_id.nunique())
+    joined = used.join(active, "period")
+    return joined.mutate(adoption=joined.users / joined.mau.nullif(0))
+
+
+def feature_adoption(events: Table, *, periods: Sequence[Period | str]) -> pd.DataFrame:
+    """Per feature and period: users with a ``feature_used`` event of it / the period's
+    distinct active users.
 
     Returns ``period``, ``feature``, ``users``, ``mau``, ``adoption`` (tidy, one row per
-    feature and period).
+    feature used and period; periods in the order given, features alphabetical).
     """
-    rows = []
-    ts = events["timestamp"]
-    uses = events.loc[(events["event"] == "feature_used").to_numpy(), ["user_id", "timestamp", "feature"]]
-    for p in (Period.parse(x) for x in periods):
-        mau = events.loc[(ts >= p.start) & (ts < p.end), "user_id"].nunique()
-        part = uses[(uses["timestamp"] >= p.start) & (uses["timestamp"] < p.end)]
-        used = part.groupby("feature")["user_id"].nunique()
-        for feature, users in used.items():
-            rows.append({"period": str(p), "feature": feature, "users": int(users), "mau": int(mau),
-                         "adoption": ratio(users, mau)})
-    return pd.DataFrame(rows, columns=["period", "feature", "users", "mau", "adoption"])
+    periods = [Period.parse(p) for p in periods]
+    out = in_order(run(feature_adoption_query(events, periods=periods)).sort_values("feature"), periods)
+    out = out.astype({"users": int, "mau": int, "adoption": float})
+    return out[["period", "feature", "users", "mau", "adoption"]]
 
 
-def lifecycle(events: pd.DataFrame, *, periods: list[Period | str]) -> pd.DataFrame:
+def lifecycle_query(events: Table, *, periods: Sequence[Period | str]) -> ibis.Table:
+    """The expression of :func:`lifecycle`: users active per period (each with its previous
+    period's name), those also active in the previous one, and the new ones."""
+    periods = [Period.parse(p) for p in periods]
+    every = [periods[0].previous(), *periods]
+    spans = windows((str(p), str(p.previous()), p.start, p.end) for p in every)
+    e = table(events)
+    recent = e.filter(in_range(e.timestamp, every[0].start, max(p.end for p in periods)))
+    active = within(recent, "timestamp", spans).select("user_id", "period", previous="window").distinct()
+    before = active.select(user_id="user_id", seen_in="period")
+    counts = active.group_by("period").agg(n_active=_.count())
+    kept = active.join(before, ["user_id", active.previous == before.seen_in]).group_by("period").agg(
+        n_returning=_.count())
+    new = within(first_events(events), "first", period_windows(periods)).group_by("period").agg(n_new=_.count())
+    earlier = counts.select(previous="period", n_before="n_active")
+    rows = (windows((str(p), str(p.previous()), p.start, p.end) for p in periods)
+            .select("period", previous="window")
+            .left_join(counts, "period").select("period", "previous", "n_active")
+            .left_join(kept, "period").select("period", "previous", "n_active", "n_returning")
+            .left_join(new, "period").select("period", "previous", "n_active", "n_returning", "n_new")
+            .left_join(earlier, "previous").select("period", "n_active", "n_returning", "n_new", "n_before"))
+    now, back = rows.n_active.fill_null(0), rows.n_returning.fill_null(0)
+    fresh, was = rows.n_new.fill_null(0), rows.n_before.fill_null(0)
+    return rows.select("period", new=fresh, returning=back, resurrecting=now - back - fresh,
+                       dormant=back - was, active=now)
+
+
+def lifecycle(events: Table, *, periods: Sequence[Period | str]) -> pd.DataFrame:
     """Users per period by lifecycle state, as product analytics tools show it.
 
     Returns
@@ -177,34 +249,6 @@ def lifecycle(events: pd.DataFrame, *, periods: list[Period | str]) -> pd.DataFr
         negative), and ``active`` = new + returning + resurrecting.
     """
     periods = [Period.parse(p) for p in periods]
-    origin = periods[0].previous()
-    codes, users = pd.factorize(events["user_id"])
-    idx = period_index(events["timestamp"], origin)
-    first_idx = pd.Series(idx).groupby(codes).min().to_numpy()
-    keep = (idx >= 0) & (idx <= len(periods))
-    active = np.zeros((len(users), len(periods) + 1), dtype=bool)
-    active[codes[keep], idx[keep]] = True
-    rows = []
-    for i, p in enumerate(periods, start=1):  # one vectorised pass per period
-        now, before = active[:, i], active[:, i - 1]
-        new = now & (first_idx == i)
-        returning = now & before
-        resurrecting = now & ~before & ~new
-        rows.append({"period": str(p), "new": int(new.sum()), "returning": int(returning.sum()),
-                     "resurrecting": int(resurrecting.sum()), "dormant": -int((before & ~now).sum()),
-                     "active": int(now.sum())})
-    return pd.DataFrame(rows)
-
-
-def active_history(events: pd.DataFrame, *, periods: list[Period | str]) -> pd.DataFrame:
-    """:func:`active_users` for each period: one row per period (column ``period``).
-
-    Each user's first event is found once (:func:`first_seen`) for all the periods.
-    """
-    first = first_seen(events)
-    stamps = epoch_ns(first)
-    rows = []
-    for p in (Period.parse(x) for x in periods):
-        seen = first.index[stamps < p.start.value]
-        rows.append({"period": str(p), **active_users(events, period=p, seen_before=seen)})
-    return pd.DataFrame(rows)
+    out = in_order(run(lifecycle_query(events, periods=periods)), periods)
+    columns = ["new", "returning", "resurrecting", "dormant", "active"]
+    return out.astype({c: int for c in columns})[["period", *columns]]

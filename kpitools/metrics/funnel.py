@@ -14,16 +14,22 @@ Two views, never mixed:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import ibis
 import numpy as np
 import pandas as pd
+from ibis import _
 
+from ..engine import Table, in_range, period_windows, run, table, within
 from ..periods import Period
 from ..sources.membership import isin
 from .mrr import epoch_ns, first_paid_day
 from .revenue import ratio
 
 __all__ = ["STAGES", "period_flow", "cohort_conversion", "trial_funnel", "pipeline",
-           "unique_visitors", "FUNNEL_KEYS", "funnel_kpis", "funnel_history", "channel_conversion"]
+           "unique_visitors", "unique_visitors_query", "FUNNEL_KEYS", "funnel_kpis", "funnel_history",
+           "channel_conversion"]
 
 # (stage key, lead column) in funnel order; visitors come from events
 STAGES = (("contacts", "created_at"), ("leads", "lead_at"), ("mqls", "mql_at"), ("sals", "sal_at"),
@@ -40,16 +46,32 @@ def _in(series: pd.Series, period: Period) -> pd.Series:
     return (series >= period.start) & (series < period.end)
 
 
-def unique_visitors(events: pd.DataFrame, *, period: Period | str, by: str | None = None) -> pd.Series:
-    """Distinct users with a ``page_view`` in the period; with ``by`` (a column of events,
-    such as ``channel``), per value of that column on the user's first page view of the period."""
-    period = Period.parse(period)
-    columns = ["user_id"] if by is None else ["user_id", "timestamp", by]
-    views = events.loc[(events["event"] == "page_view") & _in(events["timestamp"], period), columns]
+def unique_visitors_query(events: Table, *, periods: Sequence[Period | str], by: str | None = None) -> ibis.Table:
+    """Distinct users with a ``page_view`` in each period (``period``, ``visitors``); with
+    ``by`` (a column of events, such as ``channel``), per value of that column on the
+    user's first page view of the period (empty as ``"(none)"``)."""
+    periods = [Period.parse(p) for p in periods]
+    e = table(events)
+    views = e.filter(e.event == "page_view", in_range(e.timestamp, min(p.start for p in periods),
+                                                      max(p.end for p in periods)))
+    views = within(views, "timestamp", period_windows(periods))
     if by is None:
-        return pd.Series({"all": views["user_id"].nunique()})
-    first = views.sort_values("timestamp", kind="stable").drop_duplicates("user_id")
-    return first[by].fillna("(none)").astype(str).value_counts()
+        return views.group_by("period").agg(visitors=_.user_id.nunique())
+    first = views.mutate(rank=ibis.row_number().over(
+        ibis.window(group_by=[views.period, views.user_id], order_by=[views.timestamp, views[by]])))
+    first = first.filter(first["rank"] == 0)
+    return first.group_by(["period", first[by].fill_null("(none)").name(by)]).agg(visitors=_.count())
+
+
+def unique_visitors(events: Table, *, period: Period | str, by: str | None = None) -> pd.Series:
+    """:func:`unique_visitors_query` of one period as a Series: ``{"all": n}``, or the
+    visitors per value of ``by`` (largest first)."""
+    out = run(unique_visitors_query(events, periods=[period], by=by))
+    if by is None:
+        return pd.Series({"all": int(out["visitors"].sum())})
+    series = out.set_index(by)["visitors"].astype(int).sort_values(ascending=False, kind="stable")
+    series.index = series.index.astype(str)
+    return series
 
 
 def period_flow(leads: pd.DataFrame, *, period: Period | str, events: pd.DataFrame | None = None,

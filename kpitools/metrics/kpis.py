@@ -14,10 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import KeyNameError, PeriodError
+from ..errors import KeyNameError
 from ..periods import Period
 from ..sources.data import Dataset
-from ..sources.period_data import period_view
 from .activation import ACTIVATION_KEYS, activation
 from .economics import UNIT_KEYS, unit_economics
 from .engagement import ENGAGEMENT_KEYS, active_users, feature_adoption
@@ -80,18 +79,13 @@ def compute_kpis(data: Dataset, period: Period | str, *, keys: Sequence[str] | N
 
     Notes
     -----
-    The families see the period's slice of the event log (:func:`period_view`:
-    the period with 3 days either side, the follow-up events after it, and who was
-    seen before it), and the result is kept on the Dataset, so a history and the
-    tiles of the same periods compute each period once.
+    The result is kept on the Dataset, so a history and the tiles of the same periods
+    compute each period once.
     """
     period = Period.parse(period)
-    if data.scope is not None and data.scope.period != period:
-        raise PeriodError(f"this Dataset was read for {data.scope.period} only (load_period); "
-                          f"read it with kpitools.load for {period}")
     families = FAMILIES if keys is None else families_for(keys)
     name = f"kpis {period}" if keys is None else f"kpis {period} {','.join(f.name for f in families)}"
-    values = data.cached(name, lambda: _compute(period_view(data, period), period, families))
+    values = data.cached(name, lambda: _compute(data, period, families))
     if keys is None:
         return dict(values)
     return {k: v for k, v in values.items() if k in keys or k.split(".")[0] in keys}
@@ -161,8 +155,7 @@ def _funnel(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
 
 @register("active_users", needs=("events",), keys=ENGAGEMENT_KEYS)
 def _active(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
-    seen_before = data.scope.seen_before if data.scope is not None else None
-    return active_users(data.events, period=period, seen_before=seen_before)
+    return active_users(data.events, period=period)
 
 
 @register("visitors", needs=("events",), keys=("unique_visitors",))

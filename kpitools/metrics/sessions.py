@@ -1,118 +1,152 @@
 """Sessions cut from each user's events at a gap of inactivity (30 minutes by default),
-and the session metrics of a period.
+and the session metrics of periods.
 
-Events are ordered by user and time with one ``lexsort`` over integer codes; a new
-session starts at a user's first event or after a gap longer than the cut-off, so
-session ids are a cumulative sum and every aggregate is a ``bincount`` or a
-``reduceat``: no loop over users. A session belongs to the period in which it
-starts; it is cut from the user's history around the period (a margin of
-``margin`` before it), so a session that started just before the period is left
-to the previous one.
+In the data's engine: each event's previous event of the same user (``LAG`` over the
+user's events in time order) says whether it starts a session (none, or a gap longer
+than the cut-off); a running count of starts (a ``RANGE`` frame over time, so events at
+the same instant share it) numbers the user's sessions; a group-by per session gives
+its start, end and counts. A session belongs to the period in which it starts; its
+events are cut from the user's history from ``margin`` before the period (so a session
+that started just before it is left to the previous one) to ``follow`` after it.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Sequence
+
+import ibis
 import pandas as pd
+from ibis import _
 
+from ..engine import Table, in_order, in_range, period_windows, run, table, within
 from ..periods import Period
-from .funnel import unique_visitors
-from .mrr import epoch_ns
-from .revenue import ratio
+from .funnel import unique_visitors_query
 
-__all__ = ["sessionize", "session_metrics", "SESSION_KEYS"]
+__all__ = ["sessionize", "sessions_query", "session_history", "session_metrics", "SESSION_KEYS"]
 
 SESSION_KEYS = ("sessions", "pages_per_session", "clicks_per_session", "actions_per_session",
                 "avg_session_duration_s", "bounce_rate", "unique_visitors", "time_on_site_s")
+_SESSION_COLUMNS = ["user_id", "start", "end", "duration_s", "events", "pages", "clicks", "bounce", "channel"]
 
 
-def sessionize(events: pd.DataFrame, *, gap: str | pd.Timedelta = "30min") -> pd.DataFrame:
-    """One row per session.
+def _microseconds(gap: str | pd.Timedelta) -> int:
+    return int(pd.Timedelta(gap) / pd.Timedelta(microseconds=1))
+
+
+def sessions_query(events: Table, *, gap: str | pd.Timedelta = "30min",
+                   start: pd.Timestamp | None = None, end: pd.Timestamp | None = None) -> ibis.Table:
+    """One row per session of the events from ``start`` to ``end`` (either may be None):
+    ``user_id``, ``start``, ``end``, ``duration_s`` = end - start, ``events``, ``pages``
+    (``page_view`` events), ``clicks`` (``click`` events), ``bounce`` (exactly one event,
+    a page view) and ``channel`` (of the session's first event)."""
+    e = table(events)
+    e = e.filter(in_range(e.timestamp, start, end))
+    ts = e.timestamp
+    previous = ts.lag().over(ibis.window(group_by=e.user_id, order_by=ts))
+    marked = e.mutate(first=previous.isnull() | (ts.delta(previous, unit="microsecond") > _microseconds(gap)))
+    numbered = marked.mutate(session=marked.first.cast("int64").sum().over(
+        ibis.range_window(preceding=None, following=0, group_by=marked.user_id, order_by=marked.timestamp)))
+    per = numbered.group_by(["user_id", "session"]).agg(
+        start=_.timestamp.min(), end=_.timestamp.max(), events=_.count(),
+        pages=(_.event == "page_view").cast("int64").sum(), clicks=(_.event == "click").cast("int64").sum(),
+        channel=_.first.ifelse(_.channel, ibis.null("string")).max())
+    return per.select(
+        "user_id", "start", "end", duration_s=per.end.delta(per.start, unit="microsecond") / 1e6,
+        events="events", pages="pages", clicks="clicks", bounce=(per.events == 1) & (per.pages == 1),
+        channel="channel")
+
+
+def sessionize(events: Table, *, gap: str | pd.Timedelta = "30min") -> pd.DataFrame:
+    """Every session of the log (:func:`sessions_query`) as a DataFrame, one row per session."""
+    out = run(sessions_query(events, gap=gap))
+    out["start"] = pd.to_datetime(out["start"], utc=True)
+    out["end"] = pd.to_datetime(out["end"], utc=True)
+    return out[_SESSION_COLUMNS].sort_values(["user_id", "start"], ignore_index=True)
+
+
+def session_query(events: Table, *, periods: Sequence[Period | str], gap: str | pd.Timedelta = "30min",
+                  margin: str | pd.Timedelta = "2D", follow: str | pd.Timedelta = "1D",
+                  by: str | None = None) -> ibis.Table:
+    """The expression of :func:`session_history`: one row per period (and group)."""
+    periods = [Period.parse(p) for p in periods]
+    lo = min(p.start for p in periods) - pd.Timedelta(margin)
+    hi = max(p.end for p in periods) + pd.Timedelta(follow)
+    sessions = within(sessions_query(events, gap=gap, start=lo, end=hi), "start", period_windows(periods))
+    keys = ["period"] if by is None else ["period", by]
+    if by is not None:
+        sessions = sessions.mutate(**{by: sessions.channel.fill_null("(none)")})
+    web = sessions.pages > 0  # website sessions: a session of product events alone cannot bounce
+    stats = sessions.group_by(keys).agg(
+        sessions=_.count(),
+        web=web.cast("int64").sum(),
+        pages=_.pages.sum(),
+        clicks=_.clicks.sum(),
+        actions=_.events.sum(),
+        avg_session_duration_s=_.duration_s.mean(),
+        bounces=(web & sessions.bounce).cast("int64").sum(),
+        time_on_site_s=web.ifelse(sessions.duration_s, ibis.null("float64")).mean())
+    visitors = unique_visitors_query(events, periods=periods, by=by)
+    joined = stats.outer_join(visitors, keys) if by is not None else stats.left_join(visitors, keys)
+    if by is not None:  # a group may have visitors without sessions, or sessions without visitors
+        joined = joined.mutate(**{k: ibis.coalesce(joined[k], joined[f"{k}_right"]) for k in keys})
+    sessions_n = joined.sessions.fill_null(0)
+    return joined.select(
+        *keys,
+        sessions=sessions_n,
+        pages_per_session=joined.pages / joined.web.nullif(0),
+        clicks_per_session=joined.clicks / sessions_n.nullif(0),
+        actions_per_session=joined.actions / sessions_n.nullif(0),
+        avg_session_duration_s=joined.avg_session_duration_s,
+        bounce_rate=joined.bounces / joined.web.nullif(0),
+        unique_visitors=joined.visitors.fill_null(0),
+        time_on_site_s=joined.time_on_site_s)
+
+
+def session_history(events: Table, *, periods: Sequence[Period | str], gap: str | pd.Timedelta = "30min",
+                    margin: str | pd.Timedelta = "2D", follow: str | pd.Timedelta = "1D",
+                    by: str | None = None) -> pd.DataFrame:
+    """Session metrics of the sessions that start in each period.
 
     Parameters
     ----------
-    events : DataFrame
-        ``user_id``, ``timestamp``, ``event`` (and optionally ``channel``).
     gap : str or Timedelta
         Inactivity that ends a session.
+    margin, follow : str or Timedelta
+        How far before and after the periods the events are read: a session that
+        starts before ``margin`` is not seen at all (it belongs to an earlier period
+        anyway), one that goes on longer than ``follow`` after the period's end is
+        cut there.
+    by : str, optional
+        ``"channel"``: one row per period and channel of the session's first event
+        (unique visitors by the channel of their first page view in the period).
 
     Returns
     -------
     DataFrame
-        ``user_id``, ``start``, ``end`` (first and last event), ``duration_s`` =
-        end - start, ``events``, ``pages`` (``page_view`` events), ``clicks``
-        (``click`` events), ``bounce`` (exactly one event, a page view) and
-        ``channel`` (of the session's first event, when the column exists).
+        One row per period (and group): ``period``, ``sessions``,
+        ``pages_per_session`` (page views / website sessions, those with at least one
+        page view), ``clicks_per_session``, ``actions_per_session`` (all events; both
+        over all sessions), ``avg_session_duration_s`` (last event - first event),
+        ``bounce_rate`` (website sessions of a single page view and nothing else /
+        website sessions), ``unique_visitors`` (distinct users with a page view in the
+        period) and ``time_on_site_s`` (mean duration of the website sessions). A
+        ratio over zero sessions is NaN.
     """
-    if events.empty:
-        return pd.DataFrame(columns=["user_id", "start", "end", "duration_s", "events", "pages", "clicks",
-                                     "bounce", "channel"])
-    codes, users = pd.factorize(events["user_id"])
-    ts = epoch_ns(events["timestamp"])
-    # order by user, then time: a stable sort on time (skipped when the log is already in time
-    # order, as most exports are), then a stable radix sort on the integer user codes
-    by_time = np.arange(len(ts)) if (np.diff(ts) >= 0).all() else np.argsort(ts, kind="stable")
-    order = by_time[np.argsort(codes[by_time], kind="stable")]
-    codes, ts = codes[order], ts[order]
-    is_page = (events["event"] == "page_view").to_numpy(dtype=bool)[order]
-    is_click = (events["event"] == "click").to_numpy(dtype=bool)[order]
-    new = np.ones(len(ts), dtype=bool)
-    new[1:] = (codes[1:] != codes[:-1]) | (ts[1:] - ts[:-1] > pd.Timedelta(gap).value)
-    starts = np.flatnonzero(new)
-    session = np.cumsum(new) - 1
-    n_events = np.diff(np.r_[starts, len(ts)])
-    pages = np.bincount(session, weights=is_page, minlength=len(starts)).astype(int)
-    clicks = np.bincount(session, weights=is_click, minlength=len(starts)).astype(int)
-    first_ts, last_ts = ts[starts], np.maximum.reduceat(ts, starts)
-    out = pd.DataFrame({
-        "user_id": users[codes[starts]],
-        "start": pd.to_datetime(first_ts, unit="ns", utc=True),
-        "end": pd.to_datetime(last_ts, unit="ns", utc=True),
-        "duration_s": (last_ts - first_ts) / 1e9,
-        "events": n_events, "pages": pages, "clicks": clicks,
-        "bounce": (n_events == 1) & (pages == 1),
-    })
-    if "channel" in events:
-        out["channel"] = events["channel"].to_numpy()[order[starts]]
-    return out
+    periods = [Period.parse(p) for p in periods]
+    out = run(session_query(events, periods=periods, gap=gap, margin=margin, follow=follow, by=by))
+    keys = ["period"] if by is None else ["period", by]
+    if by is None:  # a period without a session still has its row
+        out = pd.DataFrame({"period": [str(p) for p in periods]}).merge(out, on="period", how="left")
+    out = in_order(out.sort_values(keys[1:]) if by else out, periods)
+    for column in ("sessions", "unique_visitors"):
+        out[column] = out[column].fillna(0).astype(int)
+    return out[[*keys, *SESSION_KEYS]].astype({k: float for k in SESSION_KEYS if k not in (
+        "sessions", "unique_visitors")})
 
 
-def session_metrics(events: pd.DataFrame, *, period: Period | str, gap: str | pd.Timedelta = "30min",
+def session_metrics(events: Table, *, period: Period | str, gap: str | pd.Timedelta = "30min",
                     margin: str | pd.Timedelta = "2D", by: str | None = None) -> pd.DataFrame:
-    """Session metrics of the sessions that start in the period.
-
-    Returns
-    -------
-    DataFrame
-        One row (or one per value of ``by``, e.g. ``channel``): ``sessions``,
-        ``pages_per_session`` (page views / website sessions, those with at least
-        one page view), ``clicks_per_session``, ``actions_per_session`` (all
-        events; both over all sessions), ``avg_session_duration_s`` (last event -
-        first event), ``bounce_rate`` (website sessions of a single page view and
-        nothing else / website sessions),
-        ``unique_visitors`` (distinct users with a page view in the period; by
-        channel, the channel of their first page view) and
-        ``time_on_site_s`` (mean duration of the sessions with a page view).
-    """
-    period = Period.parse(period)
-    lo = period.start - pd.Timedelta(margin)
-    columns = ["user_id", "timestamp", "event", *([by] if by and by in events else [])]
-    window = events.loc[(events["timestamp"] >= lo) & (events["timestamp"] < period.end + pd.Timedelta(gap)), columns]
-    s = sessionize(window, gap=gap)
-    s = s[(s["start"] >= period.start) & (s["start"] < period.end)]
-    visitors = unique_visitors(events, period=period, by=by)
-    groups = [("all", s)] if by is None else list(s.groupby(s[by].fillna("(none)").astype(str)))
-    rows = []
-    for group, part in groups:
-        n = len(part)
-        with_pages = part[part["pages"] > 0]  # website sessions: a session of product events cannot bounce
-        row = {"sessions": n,
-               "pages_per_session": ratio(with_pages["pages"].sum(), len(with_pages)),
-               "clicks_per_session": ratio(part["clicks"].sum(), n),
-               "actions_per_session": ratio(part["events"].sum(), n),
-               "avg_session_duration_s": float(part["duration_s"].mean()) if n else float("nan"),
-               "bounce_rate": ratio(with_pages["bounce"].sum(), len(with_pages)),
-               "unique_visitors": int(visitors.get(group, 0)),
-               "time_on_site_s": float(with_pages["duration_s"].mean()) if len(with_pages) else float("nan")}
-        rows.append(row if by is None else {by: group, **row})
-    return pd.DataFrame(rows)
+    """:func:`session_history` of one period, without the ``period`` column: one row (or
+    one per value of ``by``)."""
+    out = session_history(events, periods=[period], gap=gap, margin=margin, by=by)
+    return out.drop(columns="period").reset_index(drop=True)

@@ -172,27 +172,6 @@ def _time_filters(path: Path, column: str,
     return out
 
 
-@dataclass(frozen=True)
-class Scope:
-    """What a Dataset read for one period holds (see :func:`kpitools.sources.period_data.load_period`).
-
-    ``events`` holds every event from ``start`` to ``end`` (the period with a margin)
-    and the follow-up events after it; ``time_bounds`` gives the first and last time
-    of each whole table.
-    """
-
-    period: Period
-    start: pd.Timestamp
-    end: pd.Timestamp
-    time_bounds: pd.DataFrame
-    pending: object = field(repr=False)  # an Index, or a Future of one while a thread reads it
-
-    @property
-    def seen_before(self) -> pd.Index:
-        """The period's active users that have an event before the period."""
-        return self.pending.result() if hasattr(self.pending, "result") else self.pending
-
-
 @dataclass
 class Dataset:
     """The validated tables of one data directory.
@@ -204,7 +183,6 @@ class Dataset:
     directory: Path
     tables: dict[str, pd.DataFrame]
     files: dict[str, Path] = field(default_factory=dict)
-    scope: Scope | None = None
     # values derived from the tables (each period's KPIs, users' first events), computed
     # once; keyed by the tables' identities, so replacing a table recomputes them
     cache: dict = field(default_factory=dict, repr=False, compare=False)
@@ -238,7 +216,7 @@ class Dataset:
         tables = limit_categories(self.tables, n)
         if all(tables[k] is self.tables[k] for k in tables):
             return self
-        return Dataset(directory=self.directory, tables=tables, files=self.files, scope=self.scope)
+        return Dataset(directory=self.directory, tables=tables, files=self.files)
 
     def has(self, *names: str) -> bool:
         """Whether every named table is present."""
@@ -268,8 +246,6 @@ class Dataset:
     @property
     def time_bounds(self) -> pd.DataFrame:
         """First and last value of each table's time column (one row per table)."""
-        if self.scope is not None:
-            return self.scope.time_bounds
         rows = []
         for name, frame in self.tables.items():
             col = TABLES[name].time_column

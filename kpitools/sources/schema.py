@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Column", "Table", "TABLES", "table_spec"]
+__all__ = ["Column", "Table", "TABLES", "ENGINE_TYPES", "table_spec"]
 
 
 @dataclass(frozen=True)
@@ -47,12 +47,22 @@ class Table:
     def required_columns(self) -> list[str]:
         return [c.name for c in self.columns if c.required]
 
+    def engine_schema(self) -> dict[str, str]:
+        """The column types the engine holds this table in (Ibis type strings): ids, text
+        and choices as strings, timestamps and dates as UTC timestamps (a date at
+        midnight), amounts as float64, scores as int64."""
+        return {c.name: ENGINE_TYPES[c.kind] for c in self.columns}
+
     def column(self, name: str) -> Column:
         for col in self.columns:
             if col.name == name:
                 return col
         raise KeyError(name)
 
+
+ENGINE_TYPES = {"id": "string", "text": "string", "choice": "string", "period": "string",
+                "timestamp": "timestamp('UTC')", "date": "timestamp('UTC')", "money": "float64",
+                "number": "float64", "probability": "float64", "score": "int64"}
 
 _STAGES = ("lead_at", "mql_at", "sal_at", "sql_at", "won_at")
 

@@ -1,9 +1,7 @@
-"""Reading one period's slice of a data directory (kpitools.sources.period_data) and the time
-filter of read_table it rests on.
+"""One period's keys from a Parquet event log that reaches far before and after the
+period, the time filter of read_table, and the tables' time bounds from Parquet statistics.
 
-The hand-made log below is written as Parquet in row groups of 4 rows, so the time
-filter skips whole row groups. Period: January 2024 (the window read is 29 Dec to
-4 Feb: the month and 3 days either side).
+The hand-made log below is written as Parquet in row groups of 4 rows. Period: January 2024.
 
   a   events in 2023-06 (long before the window) and in January: not new
   b   first event 20 Jan: new; signs up 20 Jan, activated 20 Feb (after the window,
@@ -17,20 +15,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from kpitools import compute_kpis, load
-from kpitools.errors import DataError, PeriodError
-from kpitools.metrics import kpis as kpis_module
-from kpitools.metrics.engagement import active_users
-from kpitools.periods import Period
+from kpitools.errors import DataError
+from kpitools.sources.bounds import table_bounds
 from kpitools.sources.data import read_table
-from kpitools.sources.membership import isin, positions
-from kpitools.sources.period_data import load_period, table_bounds
 
 ROWS = [
     ("c", "2023-03-01T10:00:00Z", "page_view"),
@@ -65,19 +58,8 @@ def log_dir(tmp_path: Path) -> Path:
     return out
 
 
-def test_window_holds_the_period_with_its_margin_and_the_follow_ups(log_dir):
-    data = load_period(log_dir, "2024-01")
-    ev = data.events.sort_values("timestamp")
-    # 30 Dec .. 31 Jan from the window, then b's activation of 20 Feb (a follow-up event);
-    # 2023's events and a's page view of March are not read
-    assert ev["timestamp"].min() == pd.Timestamp("2023-12-30T10:00:00Z")
-    assert len(ev) == 10 and ev["event"].iloc[-1] == "activated"
-    assert sorted(data.scope.seen_before) == ["a", "d"]  # active in January, seen before 1 Jan
-    assert data.date_range == (pd.Timestamp("2023-03-01T10:00:00Z"), pd.Timestamp("2024-03-01T10:00:00Z"))
-
-
 def test_period_keys_by_hand(log_dir):
-    k = compute_kpis(load_period(log_dir, "2024-01"), "2024-01")
+    k = compute_kpis(load(log_dir), "2024-01")
     assert k["mau"] == 4                 # a, b, d, e
     assert k["new_users"] == 2           # b and e: a and d had events before January
     # (user, day) pairs: e on the 2nd (two events) and 3rd, a 5th, d 6th, b 20th, a 31st
@@ -85,15 +67,6 @@ def test_period_keys_by_hand(log_dir):
     assert k["activation_rate"] == 0     # b activated after 31 days, not within 14
     assert k["time_to_value_days"] == round(31 + 1 / 24, 6)  # 20 Jan 10:00 to 20 Feb 11:00
     assert k["trial_to_pql_rate"] == 1   # e activated the day after its trial
-
-
-@pytest.mark.parametrize("period", ["2025-03", "2025-Q2", "2025-W20", "2025-01"])
-def test_same_keys_as_the_whole_history(small_dir, period):
-    full = load(small_dir)
-    # every family run over the whole log, as a reader without slices would
-    whole = kpis_module._compute(full, Period.parse(period))
-    assert compute_kpis(full, period) == whole             # the in-memory slice (period_view)
-    assert compute_kpis(load_period(small_dir, period), period) == whole  # the slice read from disk
 
 
 def test_kpis_are_computed_once_per_dataset_and_period(small_dir):
@@ -104,28 +77,13 @@ def test_kpis_are_computed_once_per_dataset_and_period(small_dir):
     assert sum(1 for k in data.cache if k[0] == "kpis 2025-03") == 1
 
 
-def test_without_subscriptions_earlier_purchases_are_read(small_dir, tmp_path):
-    partial = tmp_path / "nosubs"
-    partial.mkdir()
-    for f in small_dir.iterdir():
-        if f.stem not in ("subscriptions",):
-            (partial / f.name).write_bytes(f.read_bytes())
-    assert compute_kpis(load_period(partial, "2025-05"), "2025-05") == compute_kpis(load(partial), "2025-05")
-
-
-def test_a_dataset_read_for_one_period_refuses_another(log_dir):
-    data = load_period(log_dir, "2024-01")
-    with pytest.raises(PeriodError, match="read for 2024-01 only"):
-        compute_kpis(data, "2024-02")
-
-
 def test_csv_event_log_is_read_whole(tmp_path):
     out = tmp_path / "csv"
     out.mkdir()
     _events().assign(timestamp=lambda f: f["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(
         out / "events.csv", index=False)
-    data = load_period(out, "2024-01")
-    assert data.scope is None and len(data.events) == len(ROWS)
+    data = load(out)
+    assert len(data.events) == len(ROWS)
     assert compute_kpis(data, "2024-01")["new_users"] == 2
 
 
@@ -160,26 +118,6 @@ def test_errors_in_a_slice_are_numbered_among_the_rows_kept(tmp_path):
     frame.to_parquet(path, index=False)
     with pytest.raises(DataError, match="kept row 5"):
         read_table(path, "events", between=(pd.Timestamp("2024-01-01", tz="UTC"), None))
-
-
-def test_new_users_from_the_whole_log_and_from_seen_before_agree():
-    events = _events()
-    events["timestamp"] = events["timestamp"].dt.as_unit("ns")
-    events["user_id"] = events["user_id"].astype("str")
-    whole = active_users(events, period="2024-01")
-    given = active_users(events, period="2024-01", seen_before=pd.Index(["a", "d"], dtype="str"))
-    assert whole["new_users"] == given["new_users"] == 2
-
-
-def test_isin_and_positions_on_strings_and_other_dtypes():
-    s = pd.Series(["a", "b", None, "c"], dtype="str")
-    assert isin(s, ["a", "c"]).tolist() == [True, False, False, True]
-    assert isin(s, pd.Series(["b", None], dtype="str")).tolist() == [False, True, False, False]
-    assert isin(s, []).tolist() == [False] * 4
-    assert isin(pd.Series([1, 2, None]), [2]).tolist() == [False, True, False]
-    assert sorted(positions(s, pd.Index(["c", "a"], dtype="str"))) == [0, 1]
-    assert positions(pd.Series([3, 5, 3]), pd.Index([5, 3])).tolist() == [1, 0, 1]
-    assert np.asarray(positions(s, pd.Index([], dtype="str"))).size == 0
 
 
 def test_events_out_of_time_order_give_the_same_keys(small_dir):

@@ -1,0 +1,143 @@
+"""The bridge between the metric families and the data's engine, through Ibis.
+
+A metric function takes a table first: an Ibis table (bound to DuckDB, PostgreSQL,
+Spark or a warehouse) or a pandas DataFrame, which :func:`table` wraps as an Ibis
+memtable run by the embedded DuckDB. The function builds one expression of the
+row work (filters, joins, windows, distinct counts) grouped over all the periods it
+was asked for, and :func:`run` executes it where the data lives; only the small,
+aggregated result comes back as pandas.
+
+Only portable expressions are used: what Ibis compiles for DuckDB, PySpark,
+PostgreSQL, Snowflake and BigQuery alike (no as-of joins, no distinct counts over
+windows, explicit window frames), so ``kpitools sql KEY --dialect D`` shows SQL that
+runs there too.
+
+>>> import pandas as pd
+>>> from kpitools.engine import table, run
+>>> t = table(pd.DataFrame({"x": [1, 2, 3]}))
+>>> run(t.aggregate(total=t.x.sum()))["total"].iloc[0]
+np.int64(6)
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+import weakref
+from collections.abc import Iterable, Sequence
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.operations as ops
+import ibis.expr.types as ir
+import pandas as pd
+
+from .periods import Period
+
+__all__ = ["table", "run", "utc", "in_range", "windows", "period_windows", "within", "in_order", "day_of", "Table"]
+
+Table = ir.Table | pd.DataFrame
+
+UTC = dt.Timestamp(timezone="UTC")
+# Ibis 12 asks pandas 3 about an option pandas 4 drops; nothing for an analyst to act on
+warnings.filterwarnings("ignore", message=".*future.infer_string.*", module="ibis.*")
+# memtables of the pandas frames already wrapped, so that a frame passed to several metric
+# functions is handed to the engine once (keyed by identity, dropped with the frame)
+_WRAPPED: dict[int, tuple[weakref.ref, ir.Table]] = {}
+
+
+def table(data: Table) -> ir.Table:
+    """``data`` as an Ibis table: an Ibis table as it is, a pandas DataFrame wrapped
+    (once per frame) as a memtable that the embedded DuckDB runs."""
+    if isinstance(data, ir.Table):
+        return data
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"expected an Ibis table or a pandas DataFrame, got {type(data).__name__}")
+    key = id(data)
+    held = _WRAPPED.get(key)
+    if held is not None and held[0]() is data:
+        return held[1]
+    wrapped = ibis.memtable(data)
+    _WRAPPED[key] = (weakref.ref(data, functools.partial(_forget, key)), wrapped)
+    return wrapped
+
+
+def _forget(key: int, ref: weakref.ref) -> None:
+    """Drop the memtable of a frame that no longer exists (not a later frame's, which may
+    have the same identity)."""
+    held = _WRAPPED.get(key) if _WRAPPED is not None else None
+    if held is not None and held[0] is ref:
+        del _WRAPPED[key]
+
+
+def run(expr: ir.Expr) -> pd.DataFrame:
+    """Execute an expression where its tables live and return the (small) result as
+    pandas; memtables alone run on the embedded DuckDB."""
+    out = expr.to_pandas()
+    return out if isinstance(out, pd.DataFrame) else pd.DataFrame({expr.get_name(): [out]})
+
+
+def _utc_stamp(value: pd.Timestamp | str) -> pd.Timestamp:
+    stamp = pd.Timestamp(value)
+    return stamp.tz_convert("UTC") if stamp.tzinfo else stamp.tz_localize("UTC")
+
+
+def utc(value: pd.Timestamp | str) -> ir.TimestampScalar:
+    """A UTC timestamp literal."""
+    return ibis.literal(_utc_stamp(value).to_pydatetime(), type=UTC)
+
+
+def in_range(column: ir.TimestampValue, start: pd.Timestamp | None, end: pd.Timestamp | None) -> ir.BooleanValue:
+    """``start <= column < end`` (either bound may be None): written as two comparisons
+    with literals, so that a Parquet scan or a database index skips what lies outside."""
+    conditions = []
+    if start is not None:
+        conditions.append(column >= utc(start))
+    if end is not None:
+        conditions.append(column < utc(end))
+    return ibis.and_(*conditions) if conditions else ibis.literal(True)
+
+
+def day_of(column: ir.TimestampValue) -> ir.TimestampValue:
+    """The UTC day (midnight) of a timestamp."""
+    return column.truncate("D")
+
+
+def windows(rows: Iterable[tuple[str, str, pd.Timestamp, pd.Timestamp]]) -> ir.Table:
+    """A small table of time windows: ``period`` (its name), ``window`` (what the window
+    is, e.g. ``week``), ``start`` and ``end`` (UTC, end exclusive) and ``days`` (whole
+    days from start to end). Joined on ``start <= t < end`` it groups rows of many
+    periods in one query.
+
+    Written as a union of one-row selects of literals, not as an in-memory table, so
+    that the SQL of a metric (``kpitools sql``) runs as it is in any database.
+    """
+    out = []
+    for period, window, start, end in rows:
+        start, end = _utc_stamp(start), _utc_stamp(end)
+        values = {"period": ibis.literal(str(period), "string"), "window": ibis.literal(str(window), "string"),
+                  "start": utc(start), "end": utc(end),
+                  "days": ibis.literal(int((end - start) / pd.Timedelta(days=1)), "int64")}
+        out.append(ops.DummyTable(values={k: v.op() for k, v in values.items()}).to_expr())
+    if not out:
+        raise ValueError("no time window given")
+    return ibis.union(*out) if len(out) > 1 else out[0]
+
+
+def period_windows(periods: Sequence[Period]) -> ir.Table:
+    """:func:`windows` of the periods themselves (``window`` = ``"period"``)."""
+    return windows((str(p), "period", p.start, p.end) for p in periods)
+
+
+def in_order(frame: pd.DataFrame, periods: Sequence[Period]) -> pd.DataFrame:
+    """The rows of a per-period result (column ``period``) in the order of ``periods``
+    (an engine returns groups in any order)."""
+    rank = {str(p): i for i, p in enumerate(periods)}
+    order = frame["period"].map(rank).to_numpy()
+    return frame.iloc[order.argsort(kind="stable")].reset_index(drop=True)
+
+
+def within(rows: ir.Table, column: str, spans: ir.Table) -> ir.Table:
+    """``rows`` joined to each window of ``spans`` holding ``rows[column]`` (a row in two
+    overlapping windows appears twice)."""
+    return rows.join(spans, [rows[column] >= spans.start, rows[column] < spans.end])
