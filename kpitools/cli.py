@@ -58,7 +58,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_kpis(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .metrics.kpis import compute_kpis, families_for
+    from .metrics.kpis import families_for, kpis_for
     from .periods import FIRST_YEAR
     from .sources.bounds import table_bounds
     from .sources.data import load
@@ -73,7 +73,7 @@ def _cmd_kpis(args: argparse.Namespace) -> int:
     if keys is not None:
         families_for(keys)  # an unknown key is an error before any reading
     data = load(args.data)
-    out = {str(p): compute_kpis(data, p, keys=keys) for p in periods}
+    out = kpis_for(data, periods, keys=keys)
     if len(periods) == 1:
         out = out[str(periods[0])]
     print(f"kpis for {', '.join(map(str, periods))}", file=sys.stderr)

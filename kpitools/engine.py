@@ -21,10 +21,12 @@ np.int64(6)
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import warnings
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -34,11 +36,13 @@ import pandas as pd
 
 from .periods import Period
 
-__all__ = ["table", "run", "utc", "in_range", "windows", "period_windows", "within", "in_order", "day_of", "Table"]
+__all__ = ["table", "run", "utc", "in_range", "windows", "period_windows", "within", "in_periods", "in_order", "day_of",
+           "literal_windows", "Table"]
 
 Table = ir.Table | pd.DataFrame
 
 UTC = dt.Timestamp(timezone="UTC")
+_WINDOW_SCHEMA = ibis.schema({"period": "string", "window": "string", "start": UTC, "end": UTC, "days": "int64"})
 # Ibis 12 asks pandas 3 about an option pandas 4 drops; nothing for an analyst to act on
 warnings.filterwarnings("ignore", message=".*future.infer_string.*", module="ibis.*")
 # memtables of the pandas frames already wrapped, so that a frame passed to several metric
@@ -103,30 +107,59 @@ def day_of(column: ir.TimestampValue) -> ir.TimestampValue:
     return column.truncate("D")
 
 
+_LITERAL_WINDOWS: contextvars.ContextVar[bool] = contextvars.ContextVar("literal_windows", default=False)
+
+
+@contextlib.contextmanager
+def literal_windows() -> Iterator[None]:
+    """Within this block :func:`windows` writes its rows as literals in the SQL (a union of
+    one-row selects) rather than as an in-memory table the embedded engine holds: for SQL
+    that runs as it is in another database (``kpitools sql``). The numbers are the same;
+    the in-memory table only compiles faster."""
+    token = _LITERAL_WINDOWS.set(True)
+    try:
+        yield
+    finally:
+        _LITERAL_WINDOWS.reset(token)
+
+
 def windows(rows: Iterable[tuple[str, str, pd.Timestamp, pd.Timestamp]]) -> ir.Table:
     """A small table of time windows: ``period`` (its name), ``window`` (what the window
     is, e.g. ``week``), ``start`` and ``end`` (UTC, end exclusive) and ``days`` (whole
     days from start to end). Joined on ``start <= t < end`` it groups rows of many
-    periods in one query.
-
-    Written as a union of one-row selects of literals, not as an in-memory table, so
-    that the SQL of a metric (``kpitools sql``) runs as it is in any database.
+    periods in one query. See :func:`literal_windows`.
     """
-    out = []
-    for period, window, start, end in rows:
-        start, end = _utc_stamp(start), _utc_stamp(end)
-        values = {"period": ibis.literal(str(period), "string"), "window": ibis.literal(str(window), "string"),
-                  "start": utc(start), "end": utc(end),
-                  "days": ibis.literal(int((end - start) / pd.Timedelta(days=1)), "int64")}
-        out.append(ops.DummyTable(values={k: v.op() for k, v in values.items()}).to_expr())
-    if not out:
+    rows = [(str(p), str(w), _utc_stamp(s), _utc_stamp(e)) for p, w, s, e in rows]
+    if not rows:
         raise ValueError("no time window given")
+    days = [int((e - s) / pd.Timedelta(days=1)) for _, _, s, e in rows]
+    if not _LITERAL_WINDOWS.get():
+        frame = pd.DataFrame({"period": pd.Series([r[0] for r in rows], dtype="str"),
+                              "window": pd.Series([r[1] for r in rows], dtype="str"),
+                              "start": pd.DatetimeIndex([r[2] for r in rows]).as_unit("us"),
+                              "end": pd.DatetimeIndex([r[3] for r in rows]).as_unit("us"),
+                              "days": pd.Series(days, dtype="int64")})
+        return ibis.memtable(frame, schema=_WINDOW_SCHEMA)
+    out = []
+    for (period, window, start, end), n in zip(rows, days, strict=True):
+        values = {"period": ibis.literal(period, "string"), "window": ibis.literal(window, "string"),
+                  "start": utc(start), "end": utc(end), "days": ibis.literal(n, "int64")}
+        out.append(ops.DummyTable(values={k: v.op() for k, v in values.items()}).to_expr())
     return ibis.union(*out) if len(out) > 1 else out[0]
 
 
 def period_windows(periods: Sequence[Period]) -> ir.Table:
     """:func:`windows` of the periods themselves (``window`` = ``"period"``)."""
     return windows((str(p), "period", p.start, p.end) for p in periods)
+
+
+def in_periods(rows: Table, column: str, periods: Sequence[Period]) -> ir.Table:
+    """The rows whose ``column`` falls in one of ``periods``, each with its ``period`` (and
+    the window's columns): the overall range as a filter the scan can skip by, then a
+    join to the periods."""
+    t = table(rows)
+    t = t.filter(in_range(t[column], min(p.start for p in periods), max(p.end for p in periods)))
+    return within(t, column, period_windows(periods))
 
 
 def in_order(frame: pd.DataFrame, periods: Sequence[Period]) -> pd.DataFrame:

@@ -1,32 +1,56 @@
 """Activation and onboarding of the period's signups: who reached the value moment, how
-fast, and where onboarding loses people."""
+fast, and where onboarding loses people.
+
+In the data's engine: each user's first ``signup`` in a period, joined to the same
+user's follow-up events (``activated``, ``onboarding_viewed``, ``onboarding_completed``)
+at or after it, the first of each kind kept; counts and the median per period.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import ibis
 import numpy as np
 import pandas as pd
+from ibis import _
 
+from ..engine import Table, in_order, in_range, period_windows, run, table, within
 from ..periods import Period
-from ..sources.membership import isin
 from .revenue import ratio
 
-__all__ = ["signups", "activation", "onboarding_steps", "ACTIVATION_KEYS"]
+__all__ = ["signups", "signups_query", "activation", "activation_query", "activation_history", "onboarding_steps",
+           "ACTIVATION_KEYS"]
 
 ACTIVATION_KEYS = ("activation_rate", "time_to_value_days", "onboarding_view_rate",
                    "onboarding_completion_rate")
-_DAY = pd.Timedelta(days=1)
+_DAY_US = 86_400 * 10**6
 # the events that follow a signup, and the column of the first one at or after it
 _FOLLOW_UPS = (("activated", "activated_at"), ("onboarding_viewed", "viewed_at"),
                ("onboarding_completed", "completed_at"))
 
 
-def _first(events: pd.DataFrame, name: str) -> pd.Series:
-    return events[events["event"] == name].groupby("user_id")["timestamp"].min()
+def signups_query(events: Table, *, periods: Sequence[Period | str], days: int = 14) -> ibis.Table:
+    """One row per period and user with a ``signup`` in it (its first there): ``period``,
+    ``user_id``, ``signup_at``, ``activated_at``, ``viewed_at``, ``completed_at`` (the
+    first of each follow-up event at or after the signup), ``days_to_value`` and
+    ``activated`` (within ``days``)."""
+    periods = [Period.parse(p) for p in periods]
+    e = table(events)
+    first = e.filter(e.event == "signup", in_range(e.timestamp, min(p.start for p in periods),
+                                                   max(p.end for p in periods)))
+    first = within(first, "timestamp", period_windows(periods)).group_by(["period", "user_id"]).agg(
+        signup_at=_.timestamp.min())
+    follow = e.filter(e.event.isin([name for name, _ in _FOLLOW_UPS])).select(
+        follower="user_id", event="event", at="timestamp")
+    later = first.left_join(follow, [first.user_id == follow.follower, follow.at >= first.signup_at])
+    out = later.group_by(["period", "user_id", "signup_at"]).agg(
+        **{column: (later.event == name).ifelse(later.at, ibis.null()).min() for name, column in _FOLLOW_UPS})
+    to_value = out.activated_at.delta(out.signup_at, unit="microsecond") / _DAY_US
+    return out.mutate(days_to_value=to_value, activated=(to_value <= days).fill_null(False))
 
 
-def signups(events: pd.DataFrame, *, period: Period | str, days: int = 14) -> pd.DataFrame:
+def signups(events: Table, *, period: Period | str, days: int = 14) -> pd.DataFrame:
     """The users with a ``signup`` event in the period and what they did next.
 
     Returns
@@ -38,52 +62,59 @@ def signups(events: pd.DataFrame, *, period: Period | str, days: int = 14) -> pd
         (``onboarding_viewed``) and ``completed`` (``onboarding_completed``) at or
         after signup.
     """
-    period = Period.parse(period)
-    s = events[(events["event"] == "signup") & (events["timestamp"] >= period.start)
-               & (events["timestamp"] < period.end)]
-    s = s.sort_values("timestamp", kind="stable").drop_duplicates("user_id")
-    out = pd.DataFrame({"user_id": s["user_id"].to_numpy(),
-                        "signup_at": s["timestamp"].dt.as_unit("ns").to_numpy()})
-    out["signup_at"] = pd.Series(out["signup_at"], dtype="datetime64[ns, UTC]")
-    follow = events.loc[events["event"].isin([name for name, _ in _FOLLOW_UPS]).to_numpy(),
-                        ["user_id", "timestamp", "event"]]
-    later = follow[isin(follow["user_id"], out["user_id"])]
-    start = out.set_index("user_id")["signup_at"]
-    for name, column in _FOLLOW_UPS:
-        hits = later[later["event"] == name][["user_id", "timestamp"]]
-        hits = hits[hits["timestamp"].to_numpy() >= start.reindex(hits["user_id"]).to_numpy()]
-        first = hits.groupby("user_id")["timestamp"].min()
-        out[column] = pd.Series(first.reindex(out["user_id"]).to_numpy(), dtype="datetime64[ns, UTC]")
-    out["days_to_value"] = (out["activated_at"] - out["signup_at"]) / _DAY
-    out["activated"] = out["days_to_value"] <= days
+    out = run(signups_query(events, periods=[period], days=days))
+    out = out.sort_values(["signup_at", "user_id"], ignore_index=True)
+    for column in ("signup_at", "activated_at", "viewed_at", "completed_at"):
+        out[column] = pd.to_datetime(out[column], utc=True).dt.as_unit("ns")
     out["viewed"] = out["viewed_at"].notna()
     out["completed"] = out["completed_at"].notna()
-    return out.drop(columns=["viewed_at", "completed_at"])
+    out["days_to_value"] = out["days_to_value"].astype(float)
+    out["activated"] = out["activated"].astype(bool)
+    return out[["user_id", "signup_at", "activated_at", "days_to_value", "activated", "viewed", "completed"]]
 
 
-def activation(events: pd.DataFrame, *, period: Period | str, days: int = 14) -> dict[str, float]:
-    """The period's activation and onboarding keys.
+def activation_query(events: Table, *, periods: Sequence[Period | str], days: int = 14) -> ibis.Table:
+    """The expression of :func:`activation_history`."""
+    s = signups_query(events, periods=periods, days=days)
+    viewed = s.viewed_at.notnull()
+    per = s.group_by("period").agg(
+        signups=_.count(), activated=s.activated.cast("int64").sum(), viewed=viewed.cast("int64").sum(),
+        completed=(viewed & s.completed_at.notnull()).cast("int64").sum(),
+        time_to_value_days=s.days_to_value.median())
+    return per.mutate(activation_rate=per.activated / per.signups.nullif(0),
+                      onboarding_view_rate=per.viewed / per.signups.nullif(0),
+                      onboarding_completion_rate=per.completed / per.viewed.nullif(0))
+
+
+def activation_history(events: Table, *, periods: Sequence[Period | str], days: int = 14) -> pd.DataFrame:
+    """The activation and onboarding keys of each period.
 
     Returns
     -------
-    dict
+    DataFrame
+        One row per period: ``period``, ``signups``;
         ``activation_rate`` = signups reaching ``activated`` within ``days`` / signups;
         ``time_to_value_days`` = median days from signup to the first ``activated``
         (over the signups that activated at all); ``onboarding_view_rate`` = signups
         with ``onboarding_viewed`` / signups; ``onboarding_completion_rate`` = of
-        those, the share with ``onboarding_completed``; and ``signups``.
+        those, the share with ``onboarding_completed``.
     """
-    s = signups(events, period=period, days=days)
-    n = len(s)
-    viewed = int(s["viewed"].sum())
-    ttv = s["days_to_value"].dropna()
-    return {"signups": n, "activation_rate": ratio(s["activated"].sum(), n),
-            "time_to_value_days": float(ttv.median()) if len(ttv) else float("nan"),
-            "onboarding_view_rate": ratio(viewed, n),
-            "onboarding_completion_rate": ratio((s["viewed"] & s["completed"]).sum(), viewed)}
+    periods = [Period.parse(p) for p in periods]
+    out = run(activation_query(events, periods=periods, days=days))
+    out = pd.DataFrame({"period": [str(p) for p in periods]}).merge(out, on="period", how="left")
+    out = in_order(out, periods)
+    out["signups"] = out["signups"].fillna(0).astype(int)
+    return out[["period", "signups", *ACTIVATION_KEYS]].astype({k: float for k in ACTIVATION_KEYS})
 
 
-def onboarding_steps(events: pd.DataFrame, *, period: Period | str, steps: Sequence[str] | None = None,
+def activation(events: Table, *, period: Period | str, days: int = 14) -> dict[str, float]:
+    """:func:`activation_history` of one period, as a dict (with ``signups``)."""
+    row = activation_history(events, periods=[period], days=days).iloc[0].to_dict()
+    row.pop("period")
+    return row
+
+
+def onboarding_steps(events: Table, *, period: Period | str, steps: Sequence[str] | None = None,
                      event: str = "onboarding_step", column: str = "feature") -> pd.DataFrame:
     """Where onboarding loses people: of the period's signups that viewed onboarding, how
     many reached each step (``event`` rows whose ``column`` names the step), in order.
@@ -91,16 +122,20 @@ def onboarding_steps(events: pd.DataFrame, *, period: Period | str, steps: Seque
     ``steps`` defaults to the step names seen, sorted. Returns ``step``, ``users``,
     ``rate_from_start`` (of viewers), ``rate_from_previous`` and ``drop_off``.
     """
-    s = signups(events, period=period)
-    viewers = s.loc[s["viewed"], "user_id"]
-    rows = events[(events["event"] == event).to_numpy() & isin(events["user_id"], viewers)]
-    names = list(steps) if steps is not None else sorted(rows[column].dropna().unique())
-    out, previous = [], len(viewers)
-    start = len(viewers)
+    s = signups_query(events, periods=[period])
+    viewers = s.filter(s.viewed_at.notnull()).select(viewer="user_id")
+    e = table(events)
+    rows = e.filter(e.event == event, e[column].notnull())
+    rows = rows.join(viewers, rows.user_id == viewers.viewer)
+    reached = run(rows.group_by(step=rows[column]).agg(users=_.user_id.nunique()))
+    start = int(run(viewers.aggregate(n=_.count()))["n"].iloc[0])
+    reached = reached.set_index("step")["users"]
+    names = list(steps) if steps is not None else sorted(reached.index.astype(str))
+    out, previous = [], start
     out.append({"step": "viewed onboarding", "users": start, "rate_from_start": 1.0 if start else np.nan,
                 "rate_from_previous": np.nan, "drop_off": 0})
     for name in names:
-        users = int(rows.loc[rows[column] == name, "user_id"].nunique())
+        users = int(reached.get(name, 0))
         out.append({"step": name, "users": users, "rate_from_start": ratio(users, start),
                     "rate_from_previous": ratio(users, previous), "drop_off": previous - users})
         previous = users

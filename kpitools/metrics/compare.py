@@ -11,7 +11,7 @@ import pandas as pd
 from ..periods import Period
 from ..sources.data import Dataset
 from ..text.catalog import kpi
-from .kpis import compute_kpis
+from .kpis import kpis_for
 
 __all__ = ["kpi_history", "kpi_tiles", "target_for", "period_changes"]
 
@@ -23,11 +23,11 @@ def kpi_history(data: Dataset, periods: Sequence[Period | str], keys: Sequence[s
     Periods before the data starts are left out.
     """
     start = data.date_range[0]
+    periods = [p for p in (Period.parse(p) for p in periods) if p.end > start]
+    every = kpis_for(data, periods)
     rows = []
-    for p in (Period.parse(p) for p in periods):
-        if p.end <= start:
-            continue
-        values = compute_kpis(data, p)
+    for p in periods:
+        values = every[str(p)]
         if keys is not None:
             values = {k: values.get(k) for k in keys}
         rows.append({"period": str(p), **values})
@@ -61,9 +61,7 @@ def kpi_tiles(data: Dataset, period: Period | str, keys: Sequence[str]) -> pd.Da
         percentage points: ``change`` of a rate is a difference of shares.
     """
     period = Period.parse(period)
-    now = compute_kpis(data, period)
-    prev = compute_kpis(data, period.previous())
-    year = compute_kpis(data, period.same_period_last_year())
+    now, prev, year = kpis_for(data, [period, period.previous(), period.same_period_last_year()]).values()
     rows = []
     for key in keys:
         change, pct = _change(now.get(key), prev.get(key))

@@ -8,16 +8,22 @@ and :func:`missing_notes` says why, never infinity and never an exception.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import ibis
 import numpy as np
 import pandas as pd
+from ibis import _
 
+from ..engine import Table, in_periods, run, table, windows
 from ..periods import Period
-from .mrr import epoch_ns, mrr_grid
-from .retention import pooled_model, projected_ltv
+from .mrr import mrr_grid
+from .retention import pooled_models, projected_ltv
 from .revenue import ratio, revenue_metrics
-from .spend import cost_to_serve, spend_totals
+from .spend import spend_history
 
-__all__ = ["UNIT_KEYS", "recognised_revenue", "churn_average", "unit_economics",
+__all__ = ["UNIT_KEYS", "recognised_revenue", "revenue_query", "churn_average", "churn_averages", "unit_economics",
+           "unit_economics_history",
            "missing_notes", "unit_economics_by", "ltv_estimates"]
 
 UNIT_KEYS = (
@@ -25,10 +31,35 @@ UNIT_KEYS = (
     "cost_to_serve_per_customer", "gross_margin", "ltv", "ltv_lifespan", "ltv_projected", "ltv_cac",
     "cac_payback_months", "marketing_roi", "profit_after_sm",
 )
-_DAY_NS = 86_400 * 10**9
 
 
-def recognised_revenue(subscriptions: pd.DataFrame, *, period: Period | str) -> float:
+def revenue_query(subscriptions: Table, *, periods: Sequence[Period | str]) -> ibis.Table:
+    """The expression of :func:`recognised_revenue` for each period (``period``, ``revenue``).
+
+    Each period is cut into its calendar months (a quarter into three, a week into the one
+    or two it touches); each paying span earns ``mrr x days it is active in the part /
+    days in the part's month``, summed per period.
+    """
+    parts = []
+    for p in (Period.parse(x) for x in periods):
+        month = Period.containing(p.start, "M")
+        while month.start < p.end:
+            lo, hi = max(month.start, p.start), min(month.end, p.end)
+            parts.append((str(p), str(month.days), lo, hi))
+            month = month.shift(1)
+    pieces = windows(parts)
+    s = table(subscriptions)
+    spans = s.filter(s.mrr > 0).select("start_date", "end_date", "mrr")
+    joined = spans.join(pieces, [spans.start_date < pieces.end,
+                                 spans.end_date.isnull() | (spans.end_date > pieces.start)])
+    first = (joined.start_date > joined.start).ifelse(joined.start_date, joined.start)
+    last = (joined.end_date.notnull() & (joined.end_date < joined.end)).ifelse(joined.end_date, joined.end)
+    days = last.delta(first, unit="day")
+    earned = joined.mrr * days / joined.window.cast("float64")
+    return joined.group_by("period").agg(revenue=earned.sum())
+
+
+def recognised_revenue(subscriptions: Table, *, period: Period | str) -> float:
     """Revenue earned in a period from subscription spans.
 
     .. math:: R = \\sum_{d \\in \\text{period}} \\mathrm{MRR}(d) / \\text{days in the month of } d
@@ -36,48 +67,63 @@ def recognised_revenue(subscriptions: pd.DataFrame, *, period: Period | str) -> 
     so a full month of a 100 MRR span earns 100, half of a 30-day month 50, and
     a quarter of it 300.
     """
-    period = Period.parse(period)
-    s = subscriptions[subscriptions["mrr"] > 0]
-    start, end = epoch_ns(s["start_date"]), epoch_ns(s["end_date"])
-    mrr = s["mrr"].to_numpy(dtype=float)
-    total = 0.0
-    month = Period.containing(period.start, "M")
-    while month.start < period.end:
-        lo = max(month.start, period.start).value
-        hi = min(month.end, period.end).value
-        days = np.clip(np.minimum(end, hi) - np.maximum(start, lo), 0, None) // _DAY_NS
-        total += float((mrr * days).sum()) / month.days
-        month = month.shift(1)
-    return total
+    out = run(revenue_query(subscriptions, periods=[period]))["revenue"]
+    return float(out.iloc[0]) if len(out) and pd.notna(out.iloc[0]) else 0.0
 
 
-def churn_average(subscriptions: pd.DataFrame, *, period: Period | str, months: int = 3) -> float:
+def churn_average(subscriptions: Table, *, period: Period | str, months: int = 3) -> float:
     """Mean of the monthly customer churn rates over the ``months`` months ending with the
     month that holds the period's last day (for a quarter: its own three months)."""
-    period = Period.parse(period)
-    last = Period.containing(period.last_day, "M")
-    rates = revenue_metrics(subscriptions, periods=last.last_n(months))["customer_churn_rate"]
-    return float(rates.mean()) if rates.notna().any() else float("nan")
+    return churn_averages(subscriptions, periods=[period], months=months)[str(Period.parse(period))]
+
+
+def churn_averages(subscriptions: Table, *, periods: Sequence[Period | str], months: int = 3) -> dict[str, float]:
+    """:func:`churn_average` of each period, from one bridge over every month they need."""
+    windows_of = {str(p): Period.containing(Period.parse(p).last_day, "M").last_n(months) for p in periods}
+    needed = sorted({m for ms in windows_of.values() for m in ms})
+    rates = revenue_metrics(subscriptions, periods=needed).set_index("period")["customer_churn_rate"]
+    out = {}
+    for name, ms in windows_of.items():
+        values = rates.reindex([str(m) for m in ms])
+        out[name] = float(values.mean()) if values.notna().any() else float("nan")
+    return out
 
 
 def unit_economics(
-    subscriptions: pd.DataFrame,
+    subscriptions: Table,
     *,
     period: Period | str,
-    accounts: pd.DataFrame | None = None,
-    spend: pd.DataFrame | None = None,
-    costs: pd.DataFrame | None = None,
+    accounts: Table | None = None,
+    spend: Table | None = None,
+    costs: Table | None = None,
     churn_months: int = 3,
     discount: float = 0.10,
 ) -> dict[str, float]:
-    """The Unit-economics keys of the spec for one period.
+    """The Unit-economics keys of the spec for one period: a row of
+    :func:`unit_economics_history` as a dict."""
+    return unit_economics_history(subscriptions, periods=[period], accounts=accounts, spend=spend, costs=costs,
+                                  churn_months=churn_months, discount=discount)[str(Period.parse(period))]
+
+
+def unit_economics_history(
+    subscriptions: Table,
+    *,
+    periods: Sequence[Period | str],
+    accounts: Table | None = None,
+    spend: Table | None = None,
+    costs: Table | None = None,
+    churn_months: int = 3,
+    discount: float = 0.10,
+) -> dict[str, dict[str, float]]:
+    """The Unit-economics keys of the spec for each period (``{period: values}``), every
+    family of inputs computed for all the periods at once.
 
     Parameters
     ----------
-    subscriptions : DataFrame
+    subscriptions : Ibis table or DataFrame
         The contract's subscriptions table.
-    period : Period or str
-    accounts, spend, costs : DataFrame, optional
+    periods : sequence of Period or str
+    accounts, spend, costs : Ibis table or DataFrame, optional
         Without ``spend`` the spend, CAC, LTV:CAC, payback and ROI keys are NaN;
         without ``costs`` the gross margin is NaN and LTV uses a margin of 1 (the
         seed formula LTV = ARPU / churn); without ``accounts`` ``paid_cac`` is NaN.
@@ -87,7 +133,7 @@ def unit_economics(
     Returns
     -------
     dict
-        ``revenue`` (:func:`recognised_revenue`), ``cost_to_serve``,
+        Per period: ``revenue`` (:func:`recognised_revenue`), ``cost_to_serve``,
         ``cost_to_serve_per_customer`` (/ customers at the end),
         ``gross_margin`` = (revenue - cost_to_serve) / revenue,
         ``sm_spend``, ``marketing_spend``, ``sales_spend``,
@@ -103,44 +149,54 @@ def unit_economics(
         ``profit_after_sm`` = revenue - cost_to_serve - sm_spend; and the inputs used:
         ``churn_rate_avg``, ``new_customers``, ``arpu``, ``new_arpu``.
     """
-    period = Period.parse(period)
-    rev = revenue_metrics(subscriptions, periods=[period]).iloc[0]
-    nan = float("nan")
-    out: dict[str, float] = dict.fromkeys(UNIT_KEYS, nan)
-    revenue = recognised_revenue(subscriptions, period=period)
-    churn = churn_average(subscriptions, period=period, months=churn_months)
-    new, arpu = int(rev["new_customers"]), float(rev["arpu"])
-    new_arpu = ratio(rev["new_mrr"], new)
-    out.update(revenue=revenue, churn_rate_avg=churn, new_customers=new, arpu=arpu, new_arpu=new_arpu)
-    margin_used = 1.0
+    periods = [Period.parse(p) for p in periods]
+    revs = revenue_metrics(subscriptions, periods=periods).set_index("period")
+    earned = run(revenue_query(subscriptions, periods=periods)).set_index("period")["revenue"]
+    churns = churn_averages(subscriptions, periods=periods, months=churn_months)
+    models = pooled_models(subscriptions, through=periods)
+    spent = spend_history(spend, periods=periods).set_index("period") if spend is not None else None
+    cost = None
     if costs is not None:
-        cts = cost_to_serve(costs, period=period, customers=int(rev["customers"]))
-        out["cost_to_serve"] = cts["cost_to_serve"]
-        out["cost_to_serve_per_customer"] = cts["cost_to_serve_per_customer"] or nan
-        out["gross_margin"] = ratio(revenue - cts["cost_to_serve"], revenue)
-        margin_used = out["gross_margin"]
-    avg_customers = (rev["customers_start"] + rev["customers"]) / 2
-    per_customer_month = ratio(revenue, avg_customers * period.months)
-    out["ltv"] = ratio(arpu * margin_used, churn) if churn == churn else nan
-    out["ltv_lifespan"] = ratio(per_customer_month, churn) if churn == churn else nan
-    if arpu == arpu:
-        try:
-            model = pooled_model(subscriptions, through=period)
-            out["ltv_projected"] = projected_ltv(model, monthly_margin=arpu * margin_used,
+        cost = run(in_periods(costs, "date", periods).group_by("period").agg(total=_.amount.sum()))
+        cost = cost.set_index("period")["total"]
+    nan = float("nan")
+    result = {}
+    for period in periods:
+        name = str(period)
+        rev = revs.loc[name]
+        out: dict[str, float] = dict.fromkeys(UNIT_KEYS, nan)
+        revenue = float(earned.get(name, 0.0)) if pd.notna(earned.get(name, 0.0)) else 0.0
+        churn = churns[name]
+        new, arpu = int(rev["new_customers"]), float(rev["arpu"])
+        new_arpu = ratio(rev["new_mrr"], new)
+        out.update(revenue=revenue, churn_rate_avg=churn, new_customers=new, arpu=arpu, new_arpu=new_arpu)
+        margin_used = 1.0
+        if cost is not None:
+            total = float(cost.get(name, 0.0))
+            customers = int(rev["customers"])
+            out["cost_to_serve"] = total
+            out["cost_to_serve_per_customer"] = total / customers if customers else nan
+            out["gross_margin"] = ratio(revenue - total, revenue)
+            margin_used = out["gross_margin"]
+        avg_customers = (rev["customers_start"] + rev["customers"]) / 2
+        per_customer_month = ratio(revenue, avg_customers * period.months)
+        out["ltv"] = ratio(arpu * margin_used, churn) if churn == churn else nan
+        out["ltv_lifespan"] = ratio(per_customer_month, churn) if churn == churn else nan
+        if arpu == arpu and models[name] is not None:
+            out["ltv_projected"] = projected_ltv(models[name], monthly_margin=arpu * margin_used,
                                                  annual_discount=discount)
-        except ValueError:  # no cohort with a later period, or nobody ever churned
-            pass
-    if spend is not None:
-        out.update(spend_totals(spend, period=period))
-        out["cac"] = ratio(out["sm_spend"], new)
-        if accounts is not None:
-            out["paid_cac"] = _paid_cac(subscriptions, accounts, spend, period)
-        out["ltv_cac"] = ratio(out["ltv"], out["cac"]) if out["cac"] == out["cac"] else nan
-        out["cac_payback_months"] = ratio(out["cac"], new_arpu * margin_used)
-        out["marketing_roi"] = ratio(new * out["ltv"] - out["sm_spend"], out["sm_spend"])
-        if costs is not None:
-            out["profit_after_sm"] = revenue - out["cost_to_serve"] - out["sm_spend"]
-    return out
+        if spent is not None:
+            out.update(spent.loc[name].to_dict())
+            out["cac"] = ratio(out["sm_spend"], new)
+            if accounts is not None:
+                out["paid_cac"] = _paid_cac(subscriptions, accounts, spend, period)
+            out["ltv_cac"] = ratio(out["ltv"], out["cac"]) if out["cac"] == out["cac"] else nan
+            out["cac_payback_months"] = ratio(out["cac"], new_arpu * margin_used)
+            out["marketing_roi"] = ratio(new * out["ltv"] - out["sm_spend"], out["sm_spend"])
+            if cost is not None:
+                out["profit_after_sm"] = revenue - out["cost_to_serve"] - out["sm_spend"]
+        result[name] = out
+    return result
 
 
 def _new_accounts(subscriptions: pd.DataFrame, period: Period) -> pd.Index:

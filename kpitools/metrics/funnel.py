@@ -21,15 +21,14 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
-from ..engine import Table, in_range, period_windows, run, table, within
+from ..engine import Table, in_order, in_periods, in_range, period_windows, run, table, windows, within
 from ..periods import Period
-from ..sources.membership import isin
-from .mrr import epoch_ns, first_paid_day
+from .mrr import first_paid_days
 from .revenue import ratio
 
 __all__ = ["STAGES", "period_flow", "cohort_conversion", "trial_funnel", "pipeline",
            "unique_visitors", "unique_visitors_query", "FUNNEL_KEYS", "funnel_kpis", "funnel_history",
-           "channel_conversion"]
+           "channel_conversion", "flow_query", "conversion_query", "trial_query", "pipeline_query"]
 
 # (stage key, lead column) in funnel order; visitors come from events
 STAGES = (("contacts", "created_at"), ("leads", "lead_at"), ("mqls", "mql_at"), ("sals", "sal_at"),
@@ -74,7 +73,27 @@ def unique_visitors(events: Table, *, period: Period | str, by: str | None = Non
     return series
 
 
-def period_flow(leads: pd.DataFrame, *, period: Period | str, events: pd.DataFrame | None = None,
+def _groups(rows: ibis.Table, by: str) -> list[str]:
+    """The values of a column (empty ones left out), sorted."""
+    found = run(rows.filter(rows[by].notnull()).select(group=rows[by].cast("string")).distinct())["group"]
+    return sorted(found.astype(str))
+
+
+def flow_query(leads: Table, *, periods: Sequence[Period | str], by: str | None = None) -> ibis.Table:
+    """Stage entries per period: ``period``, (``by``,) ``stage``, ``count`` (leads whose
+    stage timestamp falls in the period), one row per stage with entries."""
+    periods = [Period.parse(p) for p in periods]
+    keys = ["period"] + ([by] if by else [])
+    parts = []
+    for stage, column in STAGES:
+        rows = in_periods(leads, column, periods)
+        if by:
+            rows = rows.mutate(**{by: rows[by].cast("string")})
+        parts.append(rows.group_by(keys).agg(count=_.count()).mutate(stage=ibis.literal(stage)))
+    return ibis.union(*parts)
+
+
+def period_flow(leads: Table, *, period: Period | str, events: Table | None = None,
                 by: str | None = None, visitors: pd.Series | None = None) -> pd.DataFrame:
     """Stage entries during the period.
 
@@ -92,16 +111,19 @@ def period_flow(leads: pd.DataFrame, *, period: Period | str, events: pd.DataFra
         channel of their first page view).
     """
     period = Period.parse(period)
-    rows = []
-    groups = [None] if by is None else sorted(set(leads[by].dropna().astype(str)))
     if visitors is None and events is not None:
         visitors = unique_visitors(events, period=period, by=by)
+    counted = run(flow_query(leads, periods=[period], by=by))
+    groups = [None] if by is None else _groups(table(leads), by)
+    index = ["stage"] if by is None else [by, "stage"]
+    counts_of = counted.set_index(index)["count"]
+    rows = []
     for group in groups:
-        part = leads if group is None else leads[leads[by].astype(str) == group]
         counts = []
         if visitors is not None:
             counts.append(("visitors", int(visitors.get("all" if group is None else group, 0))))
-        counts += [(stage, int(_in(part[col], period).sum())) for stage, col in STAGES]
+        counts += [(stage, int(counts_of.get(stage if group is None else (group, stage), 0)))
+                   for stage, _column in STAGES]
         start = counts[0][1]
         for i, (stage, count) in enumerate(counts):
             row = {"stage": stage, "count": count,
@@ -112,7 +134,30 @@ def period_flow(leads: pd.DataFrame, *, period: Period | str, events: pd.DataFra
     return pd.DataFrame(rows, columns=columns)
 
 
-def cohort_conversion(leads: pd.DataFrame, *, period: Period | str, window_days: int = 90,
+def conversion_query(leads: Table, *, periods: Sequence[Period | str], window_days: int = 90,
+                     by: str | None = None) -> ibis.Table:
+    """The expression of :func:`cohort_conversion`, every period at once: per period (and
+    group) ``reached_<stage>`` (contacts that reached the stage or a later one within the
+    window) and ``days_<stage>`` (median days from the previous stage)."""
+    periods = [Period.parse(p) for p in periods]
+    cohort = in_periods(leads, "created_at", periods)
+    limit = cohort.created_at + ibis.interval(days=window_days)
+    hit = [cohort[column].notnull() & (cohort[column] <= limit) for _, column in STAGES]
+    keys = ["period"] + ([by] if by else [])
+    if by:
+        cohort = cohort.mutate(**{by: cohort[by].cast("string")})
+    measures = {}
+    for i, (stage, column) in enumerate(STAGES):
+        reached = ibis.or_(*hit[i:])  # CRMs skip stages: a later stage reached counts this one
+        measures[f"reached_{stage}"] = reached.cast("int64").sum()
+        if i:
+            previous = STAGES[i - 1][1]
+            days = cohort[column].delta(cohort[previous], unit="microsecond") / 86_400e6
+            measures[f"days_{stage}"] = (hit[i] & hit[i - 1]).ifelse(days, ibis.null("float64")).median()
+    return cohort.group_by(keys).agg(**measures)
+
+
+def cohort_conversion(leads: Table, *, period: Period | str, window_days: int = 90,
                       by: str | None = None, data_end: pd.Timestamp | None = None) -> pd.DataFrame:
     """Of the contacts created in the period, how many reached each later stage within
     ``window_days`` of becoming a contact, and how long each step took.
@@ -130,41 +175,73 @@ def cohort_conversion(leads: pd.DataFrame, *, period: Period | str, window_days:
         ended by ``data_end``).
     """
     period = Period.parse(period)
-    cohort = leads[_in(leads["created_at"], period)]
-    limit = cohort["created_at"] + pd.Timedelta(days=window_days)
     complete = data_end is None or bool(period.end + pd.Timedelta(days=window_days) <= data_end)
-    # a stage counts as reached when it or any later stage was reached within the window:
-    # CRMs skip stages (a contact can be won without ever being marked an MQL)
-    hit = np.column_stack([(cohort[col].notna() & (cohort[col] <= limit)).to_numpy()
-                           for _, col in STAGES]) if len(cohort) else np.zeros((0, len(STAGES)), bool)
-    reached_all = np.flip(np.logical_or.accumulate(np.flip(hit, axis=1), axis=1), axis=1)
-    groups = [None] if by is None else sorted(set(cohort[by].dropna().astype(str)))
+    found = run(conversion_query(leads, periods=[period], window_days=window_days, by=by))
+    if by is None:
+        found = found if len(found) else pd.DataFrame([{"period": str(period)}])
+        groups = [(None, found.iloc[0])]
+    else:
+        found = found[found[by].notna()].sort_values(by)
+        groups = [(row[by], row) for _, row in found.iterrows()]
     rows = []
-    for group in groups:
-        mask = np.ones(len(cohort), bool) if group is None else (cohort[by].astype(str) == group).to_numpy()
-        start = int(mask.sum())
-        for i, (stage, col) in enumerate(STAGES):
-            reached = mask & reached_all[:, i]
-            count = int(reached.sum())
-            days = np.nan
-            if i:
-                prev_col = STAGES[i - 1][1]
-                both = mask & hit[:, i] & hit[:, i - 1]
-                if both.any():
-                    days = float(((cohort[col] - cohort[prev_col])[both] / _DAY).median())
-            previous = int((mask & reached_all[:, i - 1]).sum()) if i else 0
+    for group, values in groups:
+        start = _whole(values.get("reached_contacts"))
+        for i, (stage, _column) in enumerate(STAGES):
+            count = _whole(values.get(f"reached_{stage}"))
+            previous = _whole(values.get(f"reached_{STAGES[i - 1][0]}")) if i else 0
+            days = values.get(f"days_{stage}") if i else np.nan
             row = {"stage": stage, "count": count,
                    "rate_from_previous": ratio(count, previous) if i else np.nan,
                    "rate_from_start": ratio(count, start) if i else np.nan,
-                   "median_days_from_previous": days, "window_complete": complete}
+                   "median_days_from_previous": np.nan if days is None or pd.isna(days) else float(days),
+                   "window_complete": complete}
             rows.append(row if group is None else {by: group, **row})
     columns = ([by] if by else []) + ["stage", "count", "rate_from_previous", "rate_from_start",
                                        "median_days_from_previous", "window_complete"]
     return pd.DataFrame(rows, columns=columns)
 
 
-def trial_funnel(events: pd.DataFrame, *, period: Period | str, window_days: int = 90,
-                 subscriptions: pd.DataFrame | None = None, by: str | None = None,
+def _whole(value: object) -> int:
+    return 0 if value is None or pd.isna(value) else int(value)
+
+
+def trial_query(events: Table, *, periods: Sequence[Period | str], window_days: int = 90,
+                subscriptions: Table | None = None, by: str | None = None) -> ibis.Table:
+    """The trial users of each period and what became of them: per period (and group of
+    the trial's ``by``) ``trials``, ``pqls``, ``paid`` and the median days to each."""
+    periods = [Period.parse(p) for p in periods]
+    e = table(events)
+    started = in_periods(e.filter(e.event == "trial_started"), "timestamp", periods)
+    first = started.mutate(rank=ibis.row_number().over(
+        ibis.window(group_by=[started.period, started.user_id], order_by=[started.timestamp])))
+    trials = first.filter(first["rank"] == 0).select(
+        "period", "user_id", "account_id", start="timestamp",
+        group=(first[by].cast("string").fill_null("(none)") if by else ibis.literal("all")))
+    acts = e.filter(e.event == "activated").select(actor="user_id", at="timestamp")
+    act = trials.left_join(acts, [trials.user_id == acts.actor, acts.at >= trials.start]).group_by(
+        ["period", "user_id", "account_id", "start", "group"]).agg(activated_at=_.at.min())
+    if subscriptions is not None:
+        paid = first_paid_days(subscriptions).select(payer="account_id", paid_at="first_paid")
+        joined = act.left_join(paid, act.account_id == paid.payer)
+    else:
+        buys = e.filter(e.event == "purchase").group_by("user_id").agg(paid_at=_.timestamp.min())
+        buys = buys.select(payer="user_id", paid_at="paid_at")
+        joined = act.left_join(buys, act.user_id == buys.payer)
+    end = joined.start + ibis.interval(days=window_days)
+    pql = joined.activated_at.notnull() & (joined.activated_at <= end)
+    # a first paid day is a date: it may fall on the trial's own day, before its time of day
+    paid_in = joined.paid_at.notnull() & (joined.paid_at >= joined.start.truncate("D")) & (joined.paid_at <= end)
+    day = 86_400e6
+    return joined.group_by(["period", "group"]).agg(
+        trials=_.count(), pqls=pql.cast("int64").sum(), paid=paid_in.cast("int64").sum(),
+        days_pql=pql.ifelse(joined.activated_at.delta(joined.start, unit="microsecond") / day,
+                            ibis.null("float64")).median(),
+        days_paid=paid_in.ifelse(joined.paid_at.delta(joined.start, unit="microsecond") / day,
+                                 ibis.null("float64")).median())
+
+
+def trial_funnel(events: Table, *, period: Period | str, window_days: int = 90,
+                 subscriptions: Table | None = None, by: str | None = None,
                  visitors: pd.Series | None = None) -> pd.DataFrame:
     """Visitors to trials, trials to product-qualified (``activated``) and to paying.
 
@@ -182,61 +259,42 @@ def trial_funnel(events: pd.DataFrame, *, period: Period | str, window_days: int
         ``median_days`` from the trial start. ``visitors``: as for :func:`period_flow`.
     """
     period = Period.parse(period)
-    trials = events[(events["event"] == "trial_started") & _in(events["timestamp"], period)]
-    trials = trials.sort_values("timestamp", kind="stable").drop_duplicates("user_id")
-    trials = trials.reset_index(drop=True)
-    start = trials["timestamp"].dt.as_unit("ns")
-    end = start + pd.Timedelta(days=window_days)
-    act = _first_at_or_after(events[events["event"] == "activated"], trials["user_id"], start)
-    if subscriptions is not None:
-        paid_at = first_paid_day(subscriptions).reindex(trials["account_id"])
-    else:
-        paid_at = events[events["event"] == "purchase"].groupby("user_id")["timestamp"].min()
-        paid_at = paid_at.reindex(trials["user_id"])
-    paid_at = pd.Series(paid_at.to_numpy(), dtype="datetime64[ns, UTC]")
-    pql = (act.notna() & (act >= start) & (act <= end)).to_numpy()
-    # a first paid day is a date: it may fall on the trial's own day, before its time of day
-    paid = (paid_at.notna() & (paid_at >= start.dt.normalize()) & (paid_at <= end)).to_numpy()
     if visitors is None:
         visitors = unique_visitors(events, period=period, by=by)
-    rows = []
+    found = run(trial_query(events, periods=[period], window_days=window_days, subscriptions=subscriptions,
+                            by=by)).set_index("group")
     groups = [None] if by is None else sorted(visitors.index)
+    rows = []
     for group in groups:
-        mask = np.ones(len(trials), bool) if group is None else (
-            trials[by].fillna("(none)").astype(str) == group).to_numpy()
+        values = found.loc["all" if group is None else group] if ("all" if group is None else group) in \
+            found.index else {}
         n_vis = int(visitors.get("all" if group is None else group, 0))
-        n_trial, n_pql, n_paid = int(mask.sum()), int((mask & pql).sum()), int((mask & paid).sum())
-        days_pql = (act[mask & pql] - start[mask & pql]) / _DAY
-        days_paid = (paid_at[mask & paid] - start[mask & paid]) / _DAY
+        n_trial, n_pql, n_paid = (_whole(values.get(k)) for k in ("trials", "pqls", "paid"))
         for stage, count, rate, days in (
                 ("visitors", n_vis, np.nan, np.nan),
                 ("trials", n_trial, ratio(n_trial, n_vis), np.nan),
-                ("pqls", n_pql, ratio(n_pql, n_trial), days_pql.median() if len(days_pql) else np.nan),
-                ("paid", n_paid, ratio(n_paid, n_trial), days_paid.median() if len(days_paid) else np.nan)):
-            row = {"stage": stage, "count": count, "rate_from_previous": rate, "median_days": days}
+                ("pqls", n_pql, ratio(n_pql, n_trial), values.get("days_pql", np.nan)),
+                ("paid", n_paid, ratio(n_paid, n_trial), values.get("days_paid", np.nan))):
+            row = {"stage": stage, "count": count, "rate_from_previous": rate,
+                   "median_days": np.nan if days is None or pd.isna(days) else float(days)}
             rows.append(row if group is None else {by: group, **row})
     return pd.DataFrame(rows)
 
 
-def _first_at_or_after(hits: pd.DataFrame, users: pd.Series, start: pd.Series) -> pd.Series:
-    """Per user in ``users`` (aligned with ``start``), the first time in ``hits`` at or after
-    its start, NaT when none: one ``merge_asof`` looking forward, on integer nanoseconds."""
-    left = pd.DataFrame({"user_id": pd.array(users, dtype="str"), "t": epoch_ns(start),
-                         "row": np.arange(len(users))})
-    right = pd.DataFrame({"user_id": pd.array(hits["user_id"], dtype="str"), "t": epoch_ns(hits["timestamp"])})
-    right = right.sort_values("t", kind="stable").reset_index(drop=True)
-    right["hit"] = np.arange(len(right))  # a row number survives the float NaN of a miss exactly
-    merged = pd.merge_asof(left.sort_values("t", kind="stable"), right, on="t", by="user_id",
-                           direction="forward").sort_values("row")
-    hit = merged["hit"].to_numpy()
-    found = ~np.isnan(hit)
-    at = np.full(len(hit), np.datetime64("NaT"), dtype="datetime64[ns]")
-    at[found] = right["t"].to_numpy()[hit[found].astype(np.int64)].astype("datetime64[ns]")
-    return pd.Series(pd.DatetimeIndex(at).tz_localize("UTC"))
+def pipeline_query(opportunities: Table, *, periods: Sequence[Period | str], by: str | None = None) -> ibis.Table:
+    """The expression of :func:`pipeline`."""
+    periods = [Period.parse(p) for p in periods]
+    o = table(opportunities)
+    ends = windows((str(p), "end", p.end, p.end + pd.Timedelta(days=1)) for p in periods)
+    open_ = o.join(ends, [o.created_at < ends.start, o.closed_at.isnull() | (o.closed_at >= ends.start)])
+    keys = ["period"] + ([by] if by else [])
+    if by:
+        open_ = open_.mutate(**{by: open_[by].cast("string").fill_null("(none)")})
+    return open_.group_by(keys).agg(pipeline_volume=_.count(), pipeline_amount=_.amount.sum(),
+                                    weighted_pipeline=(open_.amount * open_.probability).sum())
 
 
-def pipeline(opportunities: pd.DataFrame, *, periods: list[Period | str], by: str | None = None,
-             ) -> pd.DataFrame:
+def pipeline(opportunities: Table, *, periods: Sequence[Period | str], by: str | None = None) -> pd.DataFrame:
     """Open opportunities at each period's end and their weighted value.
 
     An opportunity is open at the end of a period when it was created before the
@@ -249,87 +307,85 @@ def pipeline(opportunities: pd.DataFrame, *, periods: list[Period | str], by: st
         opportunities), ``pipeline_amount`` (their ``amount``), ``weighted_pipeline``
         (sum of amount x probability).
     """
-    rows = []
-    for p in (Period.parse(x) for x in periods):
-        open_ = opportunities[(opportunities["created_at"] < p.end)
-                              & (opportunities["closed_at"].isna() | (opportunities["closed_at"] >= p.end))]
-        weighted = open_["amount"] * open_["probability"]
-        if by is None:
-            rows.append({"period": str(p), "pipeline_volume": len(open_),
-                         "pipeline_amount": float(open_["amount"].sum()),
-                         "weighted_pipeline": float(weighted.sum())})
-            continue
-        frame = pd.DataFrame({by: open_[by].fillna("(none)").astype(str), "amount": open_["amount"],
-                              "weighted": weighted})
-        for group, g in frame.groupby(by):
-            rows.append({"period": str(p), by: group, "pipeline_volume": len(g),
-                         "pipeline_amount": float(g["amount"].sum()),
-                         "weighted_pipeline": float(g["weighted"].sum())})
-    return pd.DataFrame(rows)
+    periods = [Period.parse(p) for p in periods]
+    found = run(pipeline_query(opportunities, periods=periods, by=by))
+    columns = ["period", *([by] if by else []), "pipeline_volume", "pipeline_amount", "weighted_pipeline"]
+    if by is None:  # every period has its row, open pipeline or not
+        found = pd.DataFrame({"period": [str(p) for p in periods]}).merge(found, on="period", how="left")
+    else:
+        found = found.sort_values(by)
+    found = in_order(found, periods)
+    found["pipeline_volume"] = found["pipeline_volume"].fillna(0).astype(int)
+    found[["pipeline_amount", "weighted_pipeline"]] = found[["pipeline_amount", "weighted_pipeline"]].fillna(
+        0.0).astype(float)
+    return found[columns]
 
 
-def funnel_kpis(*, period: Period | str, leads: pd.DataFrame | None = None,
-                events: pd.DataFrame | None = None, opportunities: pd.DataFrame | None = None,
-                subscriptions: pd.DataFrame | None = None, window_days: int = 90) -> dict[str, float]:
-    """The Funnel keys of the spec for one period, from whichever tables are given.
+def funnel_kpis(*, period: Period | str, leads: Table | None = None, events: Table | None = None,
+                opportunities: Table | None = None, subscriptions: Table | None = None,
+                window_days: int = 90) -> dict[str, float]:
+    """The Funnel keys of the spec for one period: a row of :func:`funnel_history`."""
+    row = funnel_history(periods=[period], leads=leads, events=events, opportunities=opportunities,
+                         subscriptions=subscriptions, window_days=window_days).iloc[0].to_dict()
+    row.pop("period")
+    return row
+
+
+def funnel_history(*, periods: Sequence[Period | str], leads: Table | None = None, events: Table | None = None,
+                   opportunities: Table | None = None, subscriptions: Table | None = None,
+                   window_days: int = 90) -> pd.DataFrame:
+    """The Funnel keys of the spec for each period, from whichever tables are given, each
+    part one query over all the periods.
 
     ``visitor_to_lead_rate`` = leads (``lead_at`` in the period) / unique visitors
     (both period flow: a cohort of visitors cannot be followed to leads without a
     shared id); ``lead_to_sql_rate``, ``lead_to_customer_rate`` and
     ``mql_to_sql_rate`` are cohort conversions of the period's contacts within the
     window; the trial rates follow the period's trial users.
-    """
-    period = Period.parse(period)
-    out: dict[str, float] = {}
-    visitors = unique_visitors(events, period=period) if events is not None else None
-    if leads is not None:
-        flow = period_flow(leads, period=period, events=events, visitors=visitors).set_index("stage")["count"]
-        out.update({k: int(v) for k, v in flow.items()})
-        conv = cohort_conversion(leads, period=period, window_days=window_days).set_index("stage")["count"]
-        out["lead_to_sql_rate"] = ratio(conv["sqls"], conv["leads"])
-        out["lead_to_customer_rate"] = ratio(conv["customers_won"], conv["leads"])
-        out["mql_to_sql_rate"] = ratio(conv["sqls"], conv["mqls"])
-        if events is not None:
-            out["visitor_to_lead_rate"] = ratio(flow["leads"], flow["visitors"])
-    if events is not None:
-        trial = trial_funnel(events, period=period, window_days=window_days, subscriptions=subscriptions,
-                             visitors=visitors).set_index("stage")
-        out.setdefault("visitors", int(trial.loc["visitors", "count"]))
-        out["visitor_to_trial_rate"] = trial.loc["trials", "rate_from_previous"]
-        out["trial_to_pql_rate"] = trial.loc["pqls", "rate_from_previous"]
-        out["trial_to_paid_rate"] = trial.loc["paid", "rate_from_previous"]
-    if opportunities is not None:
-        pipe = pipeline(opportunities, periods=[period]).iloc[0]
-        out["pipeline_volume"] = int(pipe["pipeline_volume"])
-        out["weighted_pipeline"] = float(pipe["weighted_pipeline"])
-    return out
 
-
-def funnel_history(*, periods: list[Period | str], leads: pd.DataFrame | None = None,
-                   events: pd.DataFrame | None = None, opportunities: pd.DataFrame | None = None,
-                   subscriptions: pd.DataFrame | None = None, window_days: int = 90) -> pd.DataFrame:
-    """:func:`funnel_kpis` for each period: one row per period (column ``period``).
-
-    The event log is cut once to the events the funnel reads (page views, trial
-    starts, activations, purchases) in time order; each period then gets its own
-    slice plus the activations and purchases of every date, not the whole log.
+    Returns
+    -------
+    DataFrame
+        One row per period (column ``period``), one column per key computed.
     """
     periods = [Period.parse(p) for p in periods]
-    parts: list[pd.DataFrame | None] = [None] * len(periods)
+    out = {str(p): {} for p in periods}
+    visitors = None
     if events is not None:
-        columns = [c for c in ("user_id", "timestamp", "event", "account_id", "channel") if c in events]
-        used = events.loc[isin(events["event"], _FUNNEL_EVENTS), columns]
-        used = used.sort_values("timestamp", kind="stable", ignore_index=True)
-        later = used[isin(used["event"], ["activated", "purchase"])]
-        for i, p in enumerate(periods):
-            lo, hi = used["timestamp"].searchsorted([p.start, p.end])
-            outside = ((later["timestamp"] < p.start) | (later["timestamp"] >= p.end)).to_numpy()
-            parts[i] = pd.concat([used.iloc[lo:hi], later[outside]], ignore_index=True)
-    rows = [{"period": str(p),
-             **funnel_kpis(period=p, leads=leads, events=part, opportunities=opportunities,
-                           subscriptions=subscriptions, window_days=window_days)}
-            for p, part in zip(periods, parts, strict=True)]
-    return pd.DataFrame(rows)
+        visitors = run(unique_visitors_query(events, periods=periods)).set_index("period")["visitors"]
+    if leads is not None:
+        flow = run(flow_query(leads, periods=periods)).set_index(["period", "stage"])["count"]
+        conv = run(conversion_query(leads, periods=periods, window_days=window_days)).set_index("period")
+        for p in periods:
+            row = out[str(p)]
+            if visitors is not None:
+                row["visitors"] = int(visitors.get(str(p), 0))
+            row.update({stage: int(flow.get((str(p), stage), 0)) for stage, _column in STAGES})
+            c = conv.loc[str(p)] if str(p) in conv.index else {}
+            reached = {stage: _whole(c.get(f"reached_{stage}")) for stage, _column in STAGES}
+            row["lead_to_sql_rate"] = ratio(reached["sqls"], reached["leads"])
+            row["lead_to_customer_rate"] = ratio(reached["customers_won"], reached["leads"])
+            row["mql_to_sql_rate"] = ratio(reached["sqls"], reached["mqls"])
+            if visitors is not None:
+                row["visitor_to_lead_rate"] = ratio(row["leads"], row["visitors"])
+    if events is not None:
+        trials = run(trial_query(events, periods=periods, window_days=window_days, subscriptions=subscriptions))
+        trials = trials.set_index("period")
+        for p in periods:
+            row = out[str(p)]
+            n_vis = int(visitors.get(str(p), 0))
+            row.setdefault("visitors", n_vis)
+            t = trials.loc[str(p)] if str(p) in trials.index else {}
+            n_trial = _whole(t.get("trials"))
+            row["visitor_to_trial_rate"] = ratio(n_trial, n_vis)
+            row["trial_to_pql_rate"] = ratio(_whole(t.get("pqls")), n_trial)
+            row["trial_to_paid_rate"] = ratio(_whole(t.get("paid")), n_trial)
+    if opportunities is not None:
+        pipe = pipeline(opportunities, periods=periods).set_index("period")
+        for p in periods:
+            out[str(p)]["pipeline_volume"] = int(pipe.loc[str(p), "pipeline_volume"])
+            out[str(p)]["weighted_pipeline"] = float(pipe.loc[str(p), "weighted_pipeline"])
+    return pd.DataFrame([{"period": name, **values} for name, values in out.items()])
 
 
 def channel_conversion(leads: pd.DataFrame, *, period: Period | str, events: pd.DataFrame | None = None,
@@ -349,7 +405,7 @@ def channel_conversion(leads: pd.DataFrame, *, period: Period | str, events: pd.
 
     def one(p: Period) -> pd.DataFrame:
         flow = period_flow(leads, period=p, events=events, by="channel")
-        stages = [stage for stage, _ in STAGES]
+        stages = [stage for stage, _column in STAGES]
         flow = flow.pivot(index="channel", columns="stage", values="count").reindex(
             columns=["visitors", *stages])
         conv = cohort_conversion(leads, period=p, window_days=window_days, by="channel")

@@ -1,9 +1,11 @@
 """The flat KPI object of a period: every key of ``spec/metrics.md`` the data allows.
 
-Each metric family registers a function ``(data, period) -> dict`` with the
-tables it needs; :func:`compute_kpis` runs those whose tables are present and
-merges their results into one flat mapping of key to number (``None`` where
-the key is defined but not computable, for example a rate over zero).
+Each metric family registers a function ``(data, periods, so_far) -> {period: values}``
+with the tables it needs; it computes every period asked for at once (one grouped query
+per family where the family has one). :func:`kpis_for` runs the families whose tables
+are present and merges their results into one flat mapping of key to number per
+period (``None`` where the key is defined but not computable, for example a rate over
+zero); :func:`compute_kpis` is the same for one period.
 """
 
 from __future__ import annotations
@@ -13,22 +15,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from ..errors import KeyNameError
 from ..periods import Period
 from ..sources.data import Dataset
-from .activation import ACTIVATION_KEYS, activation
-from .economics import UNIT_KEYS, unit_economics
-from .engagement import ENGAGEMENT_KEYS, active_users, feature_adoption
-from .funnel import FUNNEL_KEYS, funnel_kpis, unique_visitors
-from .nps import nps_score, outside_indicators
-from .revenue import REVENUE_KEYS, early_churn_rate, revenue_metrics
-from .sessions import SESSION_KEYS, session_metrics
-from .spend import cost_to_serve, spend_totals
+from .activation import ACTIVATION_KEYS, activation_history
+from .economics import UNIT_KEYS, unit_economics_history
+from .engagement import ENGAGEMENT_KEYS, active_history, feature_adoption
+from .funnel import FUNNEL_KEYS, funnel_history, unique_visitors_query
+from .nps import nps_history, outside_history
+from .revenue import REVENUE_KEYS, early_churn_history, revenue_metrics
+from .sessions import SESSION_KEYS, session_history
+from .spend import cost_to_serve, spend_history
 
-__all__ = ["KpiFamily", "FAMILIES", "register", "compute_kpis", "families_for"]
+__all__ = ["KpiFamily", "FAMILIES", "register", "compute_kpis", "kpis_for", "families_for"]
 
 KpiValues = dict[str, float | int | None]
+ByPeriod = dict[str, KpiValues]
 
 
 @dataclass(frozen=True)
@@ -36,17 +40,18 @@ class KpiFamily:
     name: str
     needs: tuple[str, ...]
     keys: tuple[str, ...]
-    compute: Callable[[Dataset, Period, KpiValues], KpiValues]
+    compute: Callable[[Dataset, list[Period], ByPeriod], ByPeriod]
 
 
 FAMILIES: list[KpiFamily] = []
 
 
 def register(name: str, *, needs: tuple[str, ...], keys: tuple[str, ...]):
-    """Decorator: add a KPI family. ``compute(data, period, so_far)`` sees the values
-    computed by earlier families (``so_far``), so a ratio can reuse a count."""
+    """Decorator: add a KPI family. ``compute(data, periods, so_far)`` returns each
+    period's values and sees those computed by earlier families (``so_far``, by period),
+    so a ratio can reuse a count."""
 
-    def wrap(fn: Callable[[Dataset, Period, KpiValues], KpiValues]):
+    def wrap(fn: Callable[[Dataset, list[Period], ByPeriod], ByPeriod]):
         FAMILIES.append(KpiFamily(name, needs, keys, fn))
         return fn
 
@@ -63,7 +68,22 @@ def _clean(value: object) -> float | int | None:
 
 
 def compute_kpis(data: Dataset, period: Period | str, *, keys: Sequence[str] | None = None) -> KpiValues:
-    """Every registered KPI for one period whose tables are present.
+    """Every registered KPI for one period whose tables are present: :func:`kpis_for` of
+    one period.
+
+    Returns
+    -------
+    dict
+        ``{key: number or None}`` in registration order; keys of families whose
+        tables are absent are left out.
+    """
+    period = Period.parse(period)
+    return kpis_for(data, [period], keys=keys)[str(period)]
+
+
+def kpis_for(data: Dataset, periods: Sequence[Period | str], *, keys: Sequence[str] | None = None
+             ) -> dict[str, KpiValues]:
+    """Every registered KPI of each period, the periods computed together.
 
     Parameters
     ----------
@@ -74,21 +94,28 @@ def compute_kpis(data: Dataset, period: Period | str, *, keys: Sequence[str] | N
     Returns
     -------
     dict
-        ``{key: number or None}`` in registration order; keys of families whose
-        tables are absent are left out.
+        ``{period: {key: number or None}}``, periods in the order given.
 
     Notes
     -----
-    The result is kept on the Dataset, so a history and the tiles of the same periods
-    compute each period once.
+    Each period's values are kept on the Dataset, so a history and the tiles of the
+    same periods compute each period once.
     """
-    period = Period.parse(period)
+    periods = list(dict.fromkeys(Period.parse(p) for p in periods))
     families = FAMILIES if keys is None else families_for(keys)
-    name = f"kpis {period}" if keys is None else f"kpis {period} {','.join(f.name for f in families)}"
-    values = data.cached(name, lambda: _compute(data, period, families))
-    if keys is None:
-        return dict(values)
-    return {k: v for k, v in values.items() if k in keys or k.split(".")[0] in keys}
+    suffix = "" if keys is None else " " + ",".join(f.name for f in families)
+    names = {p: data.cache_key(f"kpis {p}{suffix}") for p in periods}
+    missing = [p for p in periods if names[p] not in data.cache]
+    if missing:
+        for p, values in _compute(data, missing, families).items():
+            data.cache[names[Period.parse(p)]] = values
+    out = {}
+    for p in periods:
+        values = dict(data.cache[names[p]])
+        if keys is not None:
+            values = {k: v for k, v in values.items() if k in keys or k.split(".")[0] in keys}
+        out[str(p)] = values
+    return out
 
 
 def families_for(keys: Sequence[str]) -> list[KpiFamily]:
@@ -103,89 +130,106 @@ def families_for(keys: Sequence[str]) -> list[KpiFamily]:
                                                             and "feature_adoption_rate" in wanted)]
 
 
-def _compute(data: Dataset, period: Period, families: Sequence[KpiFamily] | None = None) -> KpiValues:
-    out: KpiValues = {}
-    for family in FAMILIES if families is None else families:
+def _compute(data: Dataset, periods: list[Period], families: Sequence[KpiFamily]) -> ByPeriod:
+    out: ByPeriod = {str(p): {} for p in periods}
+    for family in families:
         if not data.has(*family.needs):
             continue
-        values = family.compute(data, period, out)
-        for key in family.keys or tuple(values):
-            if key in values:
-                out[key] = _clean(values[key])
+        found = family.compute(data, periods, out)
+        for p, values in found.items():
+            for key in family.keys or tuple(values):
+                if key in values:
+                    out[p][key] = _clean(values[key])
     return out
 
 
+def _rows(frame: pd.DataFrame) -> ByPeriod:
+    """A per-period result (column ``period``) as ``{period: {column: value}}``."""
+    return {row.pop("period"): row for row in frame.to_dict("records")}
+
+
+def _each(periods: list[Period], compute: Callable[[Period], KpiValues]) -> ByPeriod:
+    """A family without a grouped query: one call per period."""
+    return {str(p): compute(p) for p in periods}
+
+
 @register("revenue", needs=("subscriptions",), keys=(*REVENUE_KEYS, "early_churn_rate"))
-def _revenue(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
-    row = revenue_metrics(data.subscriptions, periods=[period]).iloc[0].to_dict()
-    row.update(early_churn_rate(data.subscriptions, period=period))
-    return row
+def _revenue(data: Dataset, periods: list[Period], so_far: ByPeriod) -> ByPeriod:
+    out = _rows(revenue_metrics(data.subscriptions, periods=periods))
+    for p, values in _rows(early_churn_history(data.subscriptions, periods=periods)).items():
+        out[p].update(values)
+    return out
 
 
 @register("spend", needs=("spend",), keys=("sm_spend", "marketing_spend", "sales_spend"))
-def _spend(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
+def _spend(data: Dataset, periods: list[Period], so_far: ByPeriod) -> ByPeriod:
     if data.has("subscriptions"):  # the unit_economics family computes these with the rest
         return {}
-    return spend_totals(data.spend, period=period)
+    return _rows(spend_history(data.spend, periods=periods))
 
 
 @register("cost_to_serve", needs=("costs",), keys=("cost_to_serve", "cost_to_serve_per_customer"))
-def _costs(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
+def _costs(data: Dataset, periods: list[Period], so_far: ByPeriod) -> ByPeriod:
     if data.has("subscriptions"):  # the unit_economics family computes these with the rest
         return {}
-    customers = so_far.get("customers")
-    return cost_to_serve(data.costs, period=period,
-                         customers=int(customers) if customers else None)
+    return _each(periods, lambda p: cost_to_serve(data.costs, period=p, customers=None))
 
 
 @register("unit_economics", needs=("subscriptions",), keys=UNIT_KEYS)
-def _unit(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
-    return unit_economics(data.subscriptions, period=period, accounts=data.accounts,
-                          spend=data.spend, costs=data.costs)
-
+def _unit(data: Dataset, periods: list[Period], so_far: ByPeriod) -> ByPeriod:
+    return unit_economics_history(data.subscriptions, periods=periods, accounts=data.accounts, spend=data.spend,
+                                  costs=data.costs)
 
 
 @register("funnel", needs=(), keys=FUNNEL_KEYS)
-def _funnel(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
+def _funnel(data: Dataset, periods: list[Period], so_far: ByPeriod) -> ByPeriod:
     if not (data.has("leads") or data.has("events") or data.has("opportunities")):
         return {}
-    return funnel_kpis(period=period, leads=data.leads, events=data.events,
-                       opportunities=data.opportunities, subscriptions=data.subscriptions)
+    return _rows(funnel_history(periods=periods, leads=data.leads, events=data.events,
+                                opportunities=data.opportunities, subscriptions=data.subscriptions))
 
 
 @register("active_users", needs=("events",), keys=ENGAGEMENT_KEYS)
-def _active(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
-    return active_users(data.events, period=period)
+def _active(data: Dataset, periods: list[Period], so_far: ByPeriod) -> ByPeriod:
+    return _rows(active_history(data.events, periods=periods))
 
 
 @register("visitors", needs=("events",), keys=("unique_visitors",))
-def _visitors(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
-    if "visitors" in so_far:  # the funnel counted them
-        return {"unique_visitors": so_far["visitors"]}
-    return {"unique_visitors": int(unique_visitors(data.events, period=period).get("all", 0))}
+def _visitors(data: Dataset, periods: list[Period], so_far: ByPeriod) -> ByPeriod:
+    if all("visitors" in so_far[str(p)] for p in periods):  # the funnel counted them
+        return {str(p): {"unique_visitors": so_far[str(p)]["visitors"]} for p in periods}
+    from ..engine import run
+
+    counted = run(unique_visitors_query(data.events, periods=periods)).set_index("period")["visitors"]
+    return {str(p): {"unique_visitors": int(counted.get(str(p), 0))} for p in periods}
 
 
 @register("sessions", needs=("events",), keys=tuple(k for k in SESSION_KEYS if k != "unique_visitors"))
-def _sessions(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
-    return session_metrics(data.events, period=period).to_dict("records")[0]
+def _sessions(data: Dataset, periods: list[Period], so_far: ByPeriod) -> ByPeriod:
+    return _rows(session_history(data.events, periods=periods))
 
 
 @register("activation", needs=("events",), keys=ACTIVATION_KEYS)
-def _activation(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
-    return activation(data.events, period=period)
+def _activation(data: Dataset, periods: list[Period], so_far: ByPeriod) -> ByPeriod:
+    return _rows(activation_history(data.events, periods=periods))
 
 
 @register("feature_adoption", needs=("events",), keys=())
-def _features(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
-    table = feature_adoption(data.events, periods=[period])
-    return {f"feature_adoption_rate.{f}": v for f, v in zip(table["feature"], table["adoption"], strict=True)}
+def _features(data: Dataset, periods: list[Period], so_far: ByPeriod) -> ByPeriod:
+    table = feature_adoption(data.events, periods=periods)
+    out: ByPeriod = {str(p): {} for p in periods}
+    for p, feature, value in zip(table["period"], table["feature"], table["adoption"], strict=True):
+        out[p][f"feature_adoption_rate.{feature}"] = value
+    return out
 
 
 @register("nps", needs=("nps",), keys=("nps", "promoters", "passives", "detractors"))
-def _nps(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
-    return nps_score(data.nps, period=period)
+def _nps(data: Dataset, periods: list[Period], so_far: ByPeriod) -> ByPeriod:
+    return _rows(nps_history(data.nps, periods=periods))
 
 
 @register("outside_indicators", needs=(), keys=("webinar_attendees", "social_engagements"))
-def _outside(data: Dataset, period: Period, so_far: KpiValues) -> KpiValues:
-    return outside_indicators(period=period, events=data.events, channel_metrics=data.channel_metrics)
+def _outside(data: Dataset, periods: list[Period], so_far: ByPeriod) -> ByPeriod:
+    if data.events is None and data.channel_metrics is None:
+        return {}
+    return _rows(outside_history(periods=periods, events=data.events, channel_metrics=data.channel_metrics))

@@ -12,20 +12,33 @@ previous period (``prev``) with the last day of this one (``cur``):
 - **churned**: prev > 0, cur = 0.
 
 so that ``new + reactivation + expansion - contraction - churned = mrr - mrr_prev``.
+
+In the data's engine: the days to read form a small table (one row per period and
+role: ``prev``, ``cur``, ``base`` a year before); paid spans are joined to it on
+``start_date <= day < end_date`` and summed per account, period and role; one
+conditional aggregate per period then counts the movements.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import ibis
 import numpy as np
 import pandas as pd
+from ibis import _
 
+from ..engine import Table, in_order, run, table, windows
 from ..periods import Period
 
-__all__ = ["epoch_ns", "mrr_grid", "first_paid_day", "mrr_movements", "MOVEMENTS"]
+__all__ = ["epoch_ns", "paid_spans", "account_mrr", "mrr_grid", "first_paid_day", "first_paid_days",
+           "bridge_query", "mrr_movements", "MOVEMENTS", "BRIDGE_COLUMNS"]
 
 MOVEMENTS = ("new", "expansion", "contraction", "churned", "reactivation")
+BRIDGE_COLUMNS = ["period", "start", "end", "mrr_start", "new_mrr", "expansion_mrr", "contraction_mrr",
+                  "churned_mrr", "reactivation_mrr", "net_new_mrr", "mrr", "customers_start",
+                  "new_customers", "expansion_customers", "contraction_customers", "churned_customers",
+                  "reactivated_customers", "customers"]
 _FAR_FUTURE = np.iinfo(np.int64).max
 
 
@@ -41,19 +54,34 @@ def epoch_ns(values: pd.Series | pd.DatetimeIndex, *, missing: int = _FAR_FUTURE
     return out
 
 
-def _paid_spans(subscriptions: pd.DataFrame) -> pd.DataFrame:
-    s = subscriptions
-    keep = (s["mrr"] > 0) & (s["end_date"].isna() | (s["end_date"] > s["start_date"]))
-    return s.loc[keep, ["account_id", "start_date", "end_date", "mrr"]]
+def _day(value: pd.Timestamp | str) -> pd.Timestamp:
+    stamp = pd.Timestamp(value)
+    return (stamp.tz_convert("UTC") if stamp.tzinfo else stamp.tz_localize("UTC")).normalize()
 
 
-def mrr_grid(subscriptions: pd.DataFrame, days: Sequence[pd.Timestamp] | pd.DatetimeIndex,
-             ) -> pd.DataFrame:
+def paid_spans(subscriptions: Table) -> ibis.Table:
+    """The spans that pay: ``mrr > 0`` and an end after the start (or none)."""
+    s = table(subscriptions)
+    return s.filter(s.mrr > 0, s.end_date.isnull() | (s.end_date > s.start_date)).select(
+        "account_id", "start_date", "end_date", "mrr")
+
+
+def account_mrr(subscriptions: Table, days: ibis.Table) -> ibis.Table:
+    """Each paying account's MRR on each day of ``days`` (a :func:`kpitools.engine.windows`
+    table whose ``start`` is the day): ``period``, ``window``, ``account_id``, ``mrr``
+    (only accounts with a paid span that day)."""
+    spans = paid_spans(subscriptions)
+    active = spans.join(days, [spans.start_date <= days.start,
+                               spans.end_date.isnull() | (spans.end_date > days.start)])
+    return active.group_by(["period", "window", "account_id"]).agg(mrr=_.mrr.sum())
+
+
+def mrr_grid(subscriptions: Table, days: Sequence[pd.Timestamp | str] | pd.DatetimeIndex) -> pd.DataFrame:
     """MRR of every account on each of the given days.
 
     Parameters
     ----------
-    subscriptions : DataFrame
+    subscriptions : Ibis table or DataFrame
         Columns ``account_id``, ``start_date``, ``end_date`` (exclusive, empty =
         active) and ``mrr``.
     days : sequence of Timestamp
@@ -62,45 +90,111 @@ def mrr_grid(subscriptions: pd.DataFrame, days: Sequence[pd.Timestamp] | pd.Date
     Returns
     -------
     DataFrame
-        Index ``account_id`` (every account with a paid span), one column per
-        day (sorted, UTC midnight), values the account's MRR that day (0 when
-        not paying).
-
-    Notes
-    -----
-    Vectorised: each span is expanded only over the requested days it covers
-    (``searchsorted`` on the sorted days), then summed per account and day.
+        Index ``account_id`` (every account with a paid span), one column per day
+        (sorted, UTC midnight), values the account's MRR that day (0 when not paying).
     """
-    day_index = pd.DatetimeIndex(pd.to_datetime(list(days), utc=True)).normalize()
-    day_index = day_index.unique().sort_values().as_unit("ns")
-    spans = _paid_spans(subscriptions)
-    accounts, codes = np.unique(spans["account_id"].astype("str").to_numpy(), return_inverse=True)
-    d = day_index.asi8
-    first = np.searchsorted(d, epoch_ns(spans["start_date"]), side="left")
-    stop = np.searchsorted(d, epoch_ns(spans["end_date"]), side="left")
-    length = np.maximum(stop - first, 0)
-    span = np.repeat(np.arange(len(spans)), length)
-    k = first[span] + np.arange(len(span)) - np.repeat(np.cumsum(length) - length, length)
-    flat = np.bincount(codes[span] * len(d) + k, weights=spans["mrr"].to_numpy(dtype=float)[span],
-                       minlength=len(accounts) * len(d))
-    grid = flat.reshape(len(accounts), len(d))
-    return pd.DataFrame(grid, index=pd.Index(accounts, name="account_id"), columns=day_index)
+    wanted = sorted({_day(d) for d in days})
+    marks = windows((str(i), "day", d, d + pd.Timedelta(days=1)) for i, d in enumerate(wanted))
+    long = run(account_mrr(subscriptions, marks))
+    accounts = run(paid_spans(subscriptions).select("account_id").distinct())["account_id"]
+    columns = pd.DatetimeIndex(wanted).as_unit("ns")
+    grid = pd.DataFrame(0.0, index=pd.Index(sorted(accounts.astype(str)), name="account_id", dtype="str"),
+                        columns=columns)
+    if len(long):
+        long["day"] = columns[long["period"].astype(int).to_numpy()]
+        wide = long.pivot_table(index="account_id", columns="day", values="mrr", aggfunc="sum")
+        grid.loc[wide.index, wide.columns] = wide.fillna(0.0).to_numpy()
+    return grid
 
 
-def first_paid_day(subscriptions: pd.DataFrame) -> pd.Series:
+def first_paid_days(subscriptions: Table) -> ibis.Table:
+    """Each paying account's first paid day (``account_id``, ``first_paid``)."""
+    spans = paid_spans(subscriptions)
+    return spans.group_by("account_id").agg(first_paid=spans.start_date.min())
+
+
+def first_paid_day(subscriptions: Table) -> pd.Series:
     """Each account's first day with MRR > 0 (UTC midnight), indexed by ``account_id``."""
-    spans = _paid_spans(subscriptions)
-    first = spans.groupby("account_id")["start_date"].min().dt.normalize()
-    first.name = "first_paid_day"
-    return first
+    out = run(first_paid_days(subscriptions))
+    first = pd.Series(pd.to_datetime(out["first_paid"], utc=True).dt.normalize().to_numpy(),
+                      index=pd.Index(out["account_id"], dtype="str", name="account_id"), name="first_paid_day")
+    return first.sort_index()
 
 
-def mrr_movements(subscriptions: pd.DataFrame, *, periods: Sequence[Period | str]) -> pd.DataFrame:
+def period_accounts(subscriptions: Table, periods: Sequence[Period], *, year_ago: bool = False) -> ibis.Table:
+    """Per period and paying account: ``prev`` (MRR on the previous period's last day),
+    ``cur`` (on this period's last day), with ``year_ago`` also ``base`` (on the last day
+    of the same period a year before), each 0 when not paying, and ``paid_before`` (a
+    paid day before the period began)."""
+    rows = []
+    for p in periods:
+        rows.append((str(p), "prev", p.previous().last_day, p.start))
+        rows.append((str(p), "cur", p.last_day, p.start))
+        if year_ago:
+            rows.append((str(p), "base", p.same_period_last_year().last_day, p.start))
+    marks = windows((name, role, _day(day), start) for name, role, day, start in rows)
+    # ``end`` of a mark carries its period's start, for paid_before
+    per = account_mrr(subscriptions, marks)
+    per = per.join(marks.select("period", "window", period_start="end"), ["period", "window"])
+    roles = ["prev", "cur", *(["base"] if year_ago else [])]
+    wide = per.group_by(["period", "account_id"]).agg(
+        period_start=_.period_start.max(),
+        **{r: (per.window == r).ifelse(per.mrr, 0.0).sum() for r in roles})
+    first = first_paid_days(subscriptions)
+    wide = wide.join(first, "account_id")
+    return wide.mutate(paid_before=wide.first_paid < wide.period_start).drop("period_start", "first_paid")
+
+
+def bridge_query(subscriptions: Table, *, periods: Sequence[Period | str], year_ago: bool = False) -> ibis.Table:
+    """The expression of :func:`mrr_movements`: one row per period with a paying account
+    at either end (see :func:`period_accounts`); with ``year_ago`` also the sums behind
+    NRR, GRR and twelve-month NRR (``kept_now``, ``kept_prev``, ``capped``, ``kept_12m``,
+    ``base_12m``)."""
+    periods = [Period.parse(p) for p in periods]
+    a = period_accounts(subscriptions, periods, year_ago=year_ago)
+    gained = (a.prev == 0) & (a.cur > 0)
+    classes = {"new": gained & ~a.paid_before, "reactivation": gained & a.paid_before,
+               "expansion": (a.prev > 0) & (a.cur > a.prev), "contraction": (a.cur > 0) & (a.cur < a.prev),
+               "churned": (a.prev > 0) & (a.cur == 0)}
+    delta = (a.cur - a.prev).abs()
+    labels = {"reactivation": "reactivated"}
+    measures = {"mrr_start": a.prev.sum()}
+    measures |= {f"{name}_mrr": mask.ifelse(delta, 0.0).sum() for name, mask in classes.items()}
+    measures["mrr"] = a.cur.sum()
+    measures["customers_start"] = (a.prev > 0).cast("int64").sum()
+    measures |= {f"{labels.get(n, n)}_customers": mask.cast("int64").sum() for n, mask in classes.items()}
+    measures["customers"] = (a.cur > 0).cast("int64").sum()
+    if year_ago:
+        kept = a.prev > 0
+        measures |= {"kept_now": kept.ifelse(a.cur, 0.0).sum(), "kept_prev": kept.ifelse(a.prev, 0.0).sum(),
+                     "capped": kept.ifelse(ibis.least(a.cur, a.prev), 0.0).sum(),
+                     "kept_12m": (a.base > 0).ifelse(a.cur, 0.0).sum(),
+                     "base_12m": (a.base > 0).ifelse(a.base, 0.0).sum()}
+    out = a.group_by("period").agg(**measures)
+    return out.mutate(net_new_mrr=out.new_mrr + out.reactivation_mrr + out.expansion_mrr
+                      - out.contraction_mrr - out.churned_mrr)
+
+
+def bridge_frame(result: pd.DataFrame, periods: Sequence[Period]) -> pd.DataFrame:
+    """A per-period result of :func:`bridge_query` with a row for every period (a period
+    without a paying account has zeros) in their order, and the days it compares."""
+    frame = pd.DataFrame({"period": [str(p) for p in periods]}).merge(result, on="period", how="left")
+    frame = in_order(frame, periods)
+    numbers = [c for c in frame.columns if c != "period"]
+    frame[numbers] = frame[numbers].fillna(0)
+    for column in [c for c in numbers if c.endswith("customers") or c == "customers_start"]:
+        frame[column] = frame[column].astype(int)
+    frame.insert(1, "start", [p.previous().last_day for p in periods])
+    frame.insert(2, "end", [p.last_day for p in periods])
+    return frame
+
+
+def mrr_movements(subscriptions: Table, *, periods: Sequence[Period | str]) -> pd.DataFrame:
     """The MRR bridge of each period.
 
     Parameters
     ----------
-    subscriptions : DataFrame
+    subscriptions : Ibis table or DataFrame
         See :func:`mrr_grid`.
     periods : sequence of Period or str
         The periods (one kind), e.g. ``period.last_n(12)``.
@@ -117,40 +211,4 @@ def mrr_movements(subscriptions: pd.DataFrame, *, periods: Sequence[Period | str
         amount is positive; ``mrr_start + net_new_mrr == mrr``.
     """
     periods = [Period.parse(p) for p in periods]
-    ends = [p.last_day for p in periods]
-    starts = [p.previous().last_day for p in periods]
-    grid = mrr_grid(subscriptions, ends + starts)
-    first = first_paid_day(subscriptions).reindex(grid.index)
-    first_ns = epoch_ns(first)
-    rows = []
-    for period, start, end in zip(periods, starts, ends, strict=True):
-        prev = grid[start.normalize()].to_numpy()
-        cur = grid[end.normalize()].to_numpy()
-        gained = (prev == 0) & (cur > 0)
-        paid_before = first_ns < period.start.value  # a paid day before this period began
-        classes = {
-            "new": gained & ~paid_before,
-            "reactivation": gained & paid_before,
-            "expansion": (prev > 0) & (cur > prev),
-            "contraction": (cur > 0) & (cur < prev),
-            "churned": (prev > 0) & (cur == 0),
-        }
-        delta = np.abs(cur - prev)
-        row = {"period": str(period), "start": start, "end": end,
-               "mrr_start": float(prev.sum())}
-        for name, mask in classes.items():
-            row[f"{name}_mrr"] = float(delta[mask].sum())
-        row["net_new_mrr"] = (row["new_mrr"] + row["reactivation_mrr"] + row["expansion_mrr"]
-                              - row["contraction_mrr"] - row["churned_mrr"])
-        row["mrr"] = float(cur.sum())
-        row["customers_start"] = int((prev > 0).sum())
-        for name, mask in classes.items():
-            label = {"reactivation": "reactivated", "new": "new"}.get(name, name)
-            row[f"{label}_customers"] = int(mask.sum())
-        row["customers"] = int((cur > 0).sum())
-        rows.append(row)
-    columns = ["period", "start", "end", "mrr_start", "new_mrr", "expansion_mrr", "contraction_mrr",
-               "churned_mrr", "reactivation_mrr", "net_new_mrr", "mrr", "customers_start",
-               "new_customers", "expansion_customers", "contraction_customers", "churned_customers",
-               "reactivated_customers", "customers"]
-    return pd.DataFrame(rows, columns=columns)
+    return bridge_frame(run(bridge_query(subscriptions, periods=periods)), periods)[BRIDGE_COLUMNS]

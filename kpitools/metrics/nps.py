@@ -3,66 +3,100 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from collections.abc import Sequence
 
+import ibis
+import pandas as pd
+from ibis import _
+
+from ..engine import Table, in_order, in_periods, run, table
 from ..periods import Period
 
-__all__ = ["nps_score", "nps_by", "nps_history", "outside_indicators", "NPS_KEYS"]
+__all__ = ["nps_score", "nps_by", "nps_query", "nps_history", "outside_indicators", "outside_history", "NPS_KEYS"]
 
 NPS_KEYS = ("nps", "promoters", "passives", "detractors", "webinar_attendees", "social_engagements")
+_COUNTS = ["responses", "promoters", "passives", "detractors"]
 
 
-def _in(frame: pd.DataFrame, column: str, period: Period) -> pd.DataFrame:
-    return frame[(frame[column] >= period.start) & (frame[column] < period.end)]
+def _scored(responses: ibis.Table, keys: list[str]) -> ibis.Table:
+    """Responses, promoters (9-10), passives and detractors (0-6) and the NPS per group."""
+    per = responses.group_by(keys).agg(responses=_.count(), promoters=(_.score >= 9).cast("int64").sum(),
+                                       detractors=(_.score <= 6).cast("int64").sum())
+    return per.mutate(passives=per.responses - per.promoters - per.detractors,
+                      nps=100 * (per.promoters - per.detractors) / per.responses.nullif(0))
 
 
-def _score(scores: pd.Series) -> dict[str, float]:
-    n = len(scores)
-    promoters, detractors = int((scores >= 9).sum()), int((scores <= 6).sum())
-    return {"responses": n, "promoters": promoters, "passives": n - promoters - detractors,
-            "detractors": detractors,
-            "nps": 100 * (promoters - detractors) / n if n else float("nan")}
+def nps_query(nps: Table, *, periods: Sequence[Period | str]) -> ibis.Table:
+    """The expression of :func:`nps_history`."""
+    periods = [Period.parse(p) for p in periods]
+    return _scored(in_periods(nps, "responded_at", periods), ["period"])
 
 
-def nps_score(nps: pd.DataFrame, *, period: Period | str) -> dict[str, float]:
-    """NPS of the responses in the period: % promoters (9-10) - % detractors (0-6), from
-    -100 to 100; with the counts of ``promoters``, ``passives``, ``detractors``, ``responses``."""
-    return _score(_in(nps, "responded_at", Period.parse(period))["score"])
+def nps_history(nps: Table, *, periods: Sequence[Period | str]) -> pd.DataFrame:
+    """NPS of the responses in each period: % promoters (9-10) - % detractors (0-6), from
+    -100 to 100. One row per period: ``period``, ``responses``, ``promoters``,
+    ``passives``, ``detractors``, ``nps`` (NaN without responses)."""
+    periods = [Period.parse(p) for p in periods]
+    out = pd.DataFrame({"period": [str(p) for p in periods]}).merge(run(nps_query(nps, periods=periods)),
+                                                                      on="period", how="left")
+    out = in_order(out, periods)
+    out[_COUNTS] = out[_COUNTS].fillna(0).astype(int)
+    out["nps"] = out["nps"].astype(float)
+    return out[["period", *_COUNTS, "nps"]]
 
 
-def nps_by(nps: pd.DataFrame, accounts: pd.DataFrame, *, period: Period | str, by: str = "segment",
-           ) -> pd.DataFrame:
-    """NPS per value of an ``accounts`` column, for responses linked to an account."""
-    part = _in(nps, "responded_at", Period.parse(period)).dropna(subset=["account_id"])
-    group = part["account_id"].map(accounts.set_index("account_id")[by]).fillna("(unknown)").astype(str)
-    rows = [{by: g, **_score(scores)} for g, scores in part["score"].groupby(group)]
-    return pd.DataFrame(rows, columns=[by, "responses", "promoters", "passives", "detractors", "nps"])
+def nps_score(nps: Table, *, period: Period | str) -> dict[str, float]:
+    """:func:`nps_history` of one period as a dict: ``nps``, ``promoters``, ``passives``,
+    ``detractors``, ``responses``."""
+    row = nps_history(nps, periods=[period]).iloc[0].to_dict()
+    row.pop("period")
+    return row
 
 
-def outside_indicators(*, period: Period | str, events: pd.DataFrame | None = None,
-                       channel_metrics: pd.DataFrame | None = None) -> dict[str, float]:
-    """``webinar_attendees`` = users with a ``webinar_attended`` event in the period plus the
+def nps_by(nps: Table, accounts: Table, *, period: Period | str, by: str = "segment") -> pd.DataFrame:
+    """NPS per value of an ``accounts`` column, for responses linked to an account
+    (``"(unknown)"`` for an account without a value)."""
+    responses = in_periods(nps, "responded_at", [Period.parse(period)])
+    responses = responses.filter(responses.account_id.notnull())
+    acc = table(accounts)
+    groups = acc.select(linked="account_id", group=acc[by].cast("string"))
+    joined = responses.left_join(groups, responses.account_id == groups.linked)
+    joined = joined.mutate(group=joined.group.fill_null("(unknown)"))
+    out = run(_scored(joined, ["group"])).rename(columns={"group": by}).sort_values(by, ignore_index=True)
+    out[_COUNTS] = out[_COUNTS].astype(int)
+    return out[[by, *_COUNTS, "nps"]]
+
+
+def outside_history(*, periods: Sequence[Period | str], events: Table | None = None,
+                    channel_metrics: Table | None = None) -> pd.DataFrame:
+    """The leading indicators from outside the product, for each period: ``period``,
+    ``webinar_attendees`` = users with a ``webinar_attended`` event in the period plus the
     ``webinar_attendees`` of channel_metrics; ``social_engagements`` = the sum of
-    channel_metrics ``engagements``. Keys whose sources are all absent are left out."""
-    period = Period.parse(period)
-    out: dict[str, float] = {}
+    channel_metrics ``engagements``. Columns whose sources are all absent are left out."""
+    periods = [Period.parse(p) for p in periods]
+    out = pd.DataFrame({"period": [str(p) for p in periods]})
     attendees = None
     if events is not None:
-        webinars = events.loc[(events["event"] == "webinar_attended").to_numpy(), ["user_id", "timestamp"]]
-        attendees = int(_in(webinars, "timestamp", period)["user_id"].nunique())
+        e = table(events)
+        webinars = in_periods(e.filter(e.event == "webinar_attended"), "timestamp", periods)
+        found = run(webinars.group_by("period").agg(n=_.user_id.nunique())).set_index("period")["n"]
+        attendees = out["period"].map(found).fillna(0).astype(int)
     if channel_metrics is not None:
-        metrics = _in(channel_metrics, "date", period)
-        total = metrics.groupby("metric")["value"].sum()
-        attendees = (attendees or 0) + float(total.get("webinar_attendees", 0.0))
-        out["social_engagements"] = float(total.get("engagements", 0.0))
+        m = table(channel_metrics)
+        m = in_periods(m.filter(m.metric.isin(["webinar_attendees", "engagements"])), "date", periods)
+        total = run(m.group_by(["period", "metric"]).agg(value=_.value.sum())).set_index(["period", "metric"])
+        def of(metric: str) -> pd.Series:
+            return pd.Series([float(total["value"].get((p, metric), 0.0)) for p in out["period"]])
+        attendees = (attendees if attendees is not None else 0) + of("webinar_attendees")
+        out["social_engagements"] = of("engagements")
     if attendees is not None:
         out["webinar_attendees"] = attendees
     return out
 
 
-
-
-def nps_history(nps: pd.DataFrame, *, periods: list[Period | str]) -> pd.DataFrame:
-    """:func:`nps_score` per period: ``period``, ``responses``, ``promoters``, ``passives``,
-    ``detractors``, ``nps``."""
-    return pd.DataFrame([{"period": str(Period.parse(p)), **nps_score(nps, period=p)} for p in periods])
+def outside_indicators(*, period: Period | str, events: Table | None = None,
+                       channel_metrics: Table | None = None) -> dict[str, float]:
+    """:func:`outside_history` of one period, as a dict."""
+    row = outside_history(periods=[period], events=events, channel_metrics=channel_metrics).iloc[0].to_dict()
+    row.pop("period")
+    return row

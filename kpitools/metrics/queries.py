@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
+from ..engine import literal_windows
 from ..errors import DialectError, KeyNameError
 from ..periods import Period
 from ..sources.schema import TABLES
@@ -80,5 +81,6 @@ def sql(key: str, *, periods: Sequence[Period | str], dialect: str = "duckdb",
         raise DialectError(f"unknown SQL dialect {dialect!r}; for example duckdb, postgres, snowflake, "
                            "bigquery, databricks, trino") from None
     tables = dict(tables) if tables is not None else contract_tables(query.needs)
-    expr = query.build(tables, [Period.parse(p) for p in periods])
-    return ibis.to_sql(expr, dialect=dialect)
+    with literal_windows():
+        expr = query.build(tables, [Period.parse(p) for p in periods])
+        return ibis.to_sql(expr, dialect=dialect)

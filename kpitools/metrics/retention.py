@@ -21,8 +21,8 @@ from .mrr import first_paid_day, mrr_grid
 from .sbg import SBG, fit_sbg, fit_sbg_cohorts
 
 __all__ = ["revenue_cohorts", "signup_cohorts", "activity_cohorts", "retention_triangle",
-           "survivor_counts", "fit_cohorts", "projected_ltv", "pooled_model", "group_curves", "comparison_age",
-           "churn_mix",
+           "survivor_counts", "fit_cohorts", "projected_ltv", "pooled_model", "pooled_models", "group_curves",
+           "comparison_age", "churn_mix",
            "choose_basis", "cohorts_for", "fit_sbg", "SBG"]
 
 TIDY = ["cohort", "period_number", "period", "cohort_size", "active", "retention", "surviving",
@@ -296,6 +296,26 @@ def pooled_model(subscriptions: pd.DataFrame, *, through: Period | str) -> SBG:
     """The sBG model fitted to every monthly revenue cohort's survival through a period."""
     tidy = revenue_cohorts(subscriptions, through=Period.containing(Period.parse(through).last_day, "M"))
     return fit_sbg_cohorts([n for n in survivor_counts(tidy).values() if len(n) >= 2])
+
+
+def pooled_models(subscriptions: pd.DataFrame, *, through: Sequence[Period | str]) -> dict[str, SBG | None]:
+    """:func:`pooled_model` through each of several periods (None where it cannot be
+    fitted), from one cohort table: the cells of the cohort table through an earlier
+    month are those of the latest one up to that month (a member's survival depends only
+    on the periods before)."""
+    months = {str(p): Period.containing(Period.parse(p).last_day, "M") for p in through}
+    tidy = revenue_cohorts(subscriptions, through=max(months.values()))
+    out: dict[str, SBG | None] = dict.fromkeys(months)
+    if tidy.empty or "cohort" not in tidy:  # nobody ever paid
+        return out
+    cell = tidy["period"].map(Period.parse)
+    for name, month in months.items():
+        part = tidy[(cell <= month).to_numpy(dtype=bool)]
+        try:
+            out[name] = fit_sbg_cohorts([n for n in survivor_counts(part).values() if len(n) >= 2])
+        except ValueError:  # no cohort with a later period, or nobody ever churned
+            out[name] = None
+    return out
 
 
 def group_curves(tidy: pd.DataFrame, *, min_size: int = 20) -> pd.DataFrame:

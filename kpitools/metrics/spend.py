@@ -2,40 +2,58 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from collections.abc import Sequence
 
+import ibis
+import pandas as pd
+from ibis import _
+
+from ..engine import Table, in_order, in_periods, run
 from ..periods import Period
 
-__all__ = ["spend_totals", "cost_to_serve", "spend_by_channel", "cost_breakdown"]
+__all__ = ["spend_query", "spend_history", "spend_totals", "cost_to_serve", "spend_by_channel", "cost_breakdown"]
 
 
-def _in_period(frame: pd.DataFrame, column: str, period: Period) -> pd.DataFrame:
-    return frame[(frame[column] >= period.start) & (frame[column] < period.end)]
+def spend_query(spend: Table, *, periods: Sequence[Period | str]) -> ibis.Table:
+    """The expression of :func:`spend_history`."""
+    rows = in_periods(spend, "date", [Period.parse(p) for p in periods])
+    per = rows.group_by("period").agg(
+        marketing_spend=(rows.category == "marketing").ifelse(rows.amount, 0.0).sum(),
+        sales_spend=(rows.category == "sales").ifelse(rows.amount, 0.0).sum())
+    return per.mutate(sm_spend=per.marketing_spend + per.sales_spend)
 
 
-def spend_totals(spend: pd.DataFrame, *, period: Period | str) -> dict[str, float]:
-    """Marketing, sales and total (S&M) spend dated in the period, all channels.
+def spend_history(spend: Table, *, periods: Sequence[Period | str]) -> pd.DataFrame:
+    """Marketing, sales and total (S&M) spend dated in each period, all channels.
 
     Parameters
     ----------
-    spend : DataFrame
+    spend : Ibis table or DataFrame
         Columns ``date``, ``channel``, ``category`` (``marketing`` or
         ``sales``) and ``amount``.
 
     Returns
     -------
-    dict
-        ``marketing_spend``, ``sales_spend`` and ``sm_spend`` = their sum.
+    DataFrame
+        One row per period: ``period``, ``sm_spend`` = ``marketing_spend`` +
+        ``sales_spend`` (0 for a period without spend).
     """
-    rows = _in_period(spend, "date", Period.parse(period))
-    by = rows.groupby("category")["amount"].sum()
-    marketing = float(by.get("marketing", 0.0))
-    sales = float(by.get("sales", 0.0))
-    return {"sm_spend": marketing + sales, "marketing_spend": marketing, "sales_spend": sales}
+    periods = [Period.parse(p) for p in periods]
+    out = pd.DataFrame({"period": [str(p) for p in periods]}).merge(
+        run(spend_query(spend, periods=periods)), on="period", how="left")
+    columns = ["sm_spend", "marketing_spend", "sales_spend"]
+    out[columns] = out[columns].fillna(0.0).astype(float)
+    return in_order(out, periods)[["period", *columns]]
 
 
-def cost_to_serve(costs: pd.DataFrame, *, period: Period | str,
-                  customers: int | None = None) -> dict[str, float | None]:
+def spend_totals(spend: Table, *, period: Period | str) -> dict[str, float]:
+    """:func:`spend_history` of one period as a dict."""
+    row = spend_history(spend, periods=[period]).iloc[0].to_dict()
+    row.pop("period")
+    return row
+
+
+def cost_to_serve(costs: Table, *, period: Period | str, customers: int | None = None) -> dict[str, float | None]:
     """Costs dated in the period, in total and per paying customer.
 
     Returns
@@ -44,12 +62,14 @@ def cost_to_serve(costs: pd.DataFrame, *, period: Period | str,
         ``cost_to_serve`` (sum of ``amount``) and ``cost_to_serve_per_customer``
         (cost_to_serve / customers at period end; None without customers).
     """
-    total = float(_in_period(costs, "date", Period.parse(period))["amount"].sum())
+    rows = in_periods(costs, "date", [Period.parse(period)])
+    total = run(rows.aggregate(total=_.amount.sum()))["total"].iloc[0]
+    total = 0.0 if pd.isna(total) else float(total)
     per = total / customers if customers else None
     return {"cost_to_serve": total, "cost_to_serve_per_customer": per}
 
 
-def spend_by_channel(spend: pd.DataFrame, *, period: Period | str) -> pd.DataFrame:
+def spend_by_channel(spend: Table, *, period: Period | str) -> pd.DataFrame:
     """Spend in the period by channel.
 
     Returns
@@ -58,19 +78,18 @@ def spend_by_channel(spend: pd.DataFrame, *, period: Period | str) -> pd.DataFra
         One row per channel: ``channel``, ``marketing``, ``sales``, ``total``,
         ``share`` (of all S&M spend), largest first.
     """
-    rows = _in_period(spend, "date", Period.parse(period))
-    table = rows.pivot_table(index="channel", columns="category", values="amount", aggfunc="sum",
-                             fill_value=0.0)
-    table = table.reindex(columns=["marketing", "sales"], fill_value=0.0)
-    table["total"] = table["marketing"] + table["sales"]
-    total = table["total"].sum()
-    table["share"] = table["total"] / total if total else float("nan")
-    table.columns.name = None
-    return table.reset_index().sort_values("total", ascending=False, ignore_index=True)
+    rows = in_periods(spend, "date", [Period.parse(period)])
+    out = run(rows.group_by("channel").agg(
+        marketing=(rows.category == "marketing").ifelse(rows.amount, 0.0).sum(),
+        sales=(rows.category == "sales").ifelse(rows.amount, 0.0).sum()))
+    out["total"] = out["marketing"] + out["sales"]
+    total = out["total"].sum()
+    out["share"] = out["total"] / total if total else float("nan")
+    out = out.sort_values("channel").sort_values("total", ascending=False, kind="stable", ignore_index=True)
+    return out[["channel", "marketing", "sales", "total", "share"]]
 
 
-def cost_breakdown(costs: pd.DataFrame, *, period: Period | str,
-                   customers: int | None = None) -> pd.DataFrame:
+def cost_breakdown(costs: Table, *, period: Period | str, customers: int | None = None) -> pd.DataFrame:
     """Cost to serve in the period by category.
 
     Returns
@@ -79,9 +98,10 @@ def cost_breakdown(costs: pd.DataFrame, *, period: Period | str,
         One row per category: ``category``, ``amount``, ``share`` of the total and
         ``per_customer`` (amount / customers at the period's end; NaN without customers).
     """
-    rows = _in_period(costs, "date", Period.parse(period))
-    table = rows.groupby("category", as_index=False)["amount"].sum()
-    total = table["amount"].sum()
-    table["share"] = table["amount"] / total if total else float("nan")
-    table["per_customer"] = table["amount"] / customers if customers else float("nan")
-    return table.sort_values("amount", ascending=False, ignore_index=True)
+    rows = in_periods(costs, "date", [Period.parse(period)])
+    out = run(rows.group_by("category").agg(amount=_.amount.sum()))
+    total = out["amount"].sum()
+    out["share"] = out["amount"] / total if total else float("nan")
+    out["per_customer"] = out["amount"] / customers if customers else float("nan")
+    out = out.sort_values("category").sort_values("amount", ascending=False, kind="stable", ignore_index=True)
+    return out[["category", "amount", "share", "per_customer"]]

@@ -187,9 +187,13 @@ class Dataset:
     # once; keyed by the tables' identities, so replacing a table recomputes them
     cache: dict = field(default_factory=dict, repr=False, compare=False)
 
+    def cache_key(self, name: str) -> tuple:
+        """The key of a derived value in ``cache``: its name and the tables' identities."""
+        return (name, tuple((n, id(t)) for n, t in self.tables.items()))
+
     def cached(self, name: str, compute: Callable[[], object]) -> object:
         """``compute()`` once per name and set of tables."""
-        key = (name, tuple((n, id(t)) for n, t in self.tables.items()))
+        key = self.cache_key(name)
         if key not in self.cache:
             self.cache[key] = compute()
         return self.cache[key]
