@@ -36,8 +36,8 @@ import pandas as pd
 
 from .periods import Period
 
-__all__ = ["table", "run", "utc", "in_range", "windows", "period_windows", "within", "in_periods", "in_order", "day_of",
-           "literal_windows", "Table"]
+__all__ = ["table", "run", "utc", "in_range", "windows", "period_windows", "within", "in_periods",
+           "with_medians", "in_order", "day_of", "literal_windows", "Table"]
 
 Table = ir.Table | pd.DataFrame
 
@@ -160,6 +160,31 @@ def in_periods(rows: Table, column: str, periods: Sequence[Period]) -> ir.Table:
     t = table(rows)
     t = t.filter(in_range(t[column], min(p.start for p in periods), max(p.end for p in periods)))
     return within(t, column, period_windows(periods))
+
+
+def with_medians(totals: ir.Table, rows: ir.Table, keys: Sequence[str],
+                 values: dict[str, ir.Value]) -> ir.Table:
+    """``totals`` (one row per ``keys``) with the exact median of each of ``values``
+    (expressions over ``rows``, NULL for rows left out) per ``keys``, NULL where none.
+
+    Written with window functions (each value's rows numbered in order, the middle one
+    or two averaged), not with a median aggregate: BigQuery has no exact one, and the
+    approximate ones would change the numbers.
+    """
+    out = totals
+    for name, value in values.items():
+        r = rows.select(*keys, value=value).filter(_value_present)
+        ordered = ibis.window(group_by=[r[k] for k in keys], order_by=r.value)
+        whole = ibis.window(group_by=[r[k] for k in keys])
+        r = r.mutate(position=ibis.row_number().over(ordered), count=r.value.count().over(whole))
+        middle = r.filter((r.position == (r["count"] - 1) // 2) | (r.position == r["count"] // 2))
+        found = middle.group_by(list(keys)).agg(**{name: middle.value.mean()})
+        out = out.left_join(found, list(keys)).select(*out.columns, name)
+    return out
+
+
+def _value_present(r: ir.Table) -> ir.BooleanValue:
+    return r.value.notnull()
 
 
 def in_order(frame: pd.DataFrame, periods: Sequence[Period]) -> pd.DataFrame:

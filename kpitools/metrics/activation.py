@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
-from ..engine import Table, in_order, in_range, period_windows, run, table, within
+from ..engine import Table, in_order, in_range, period_windows, run, table, with_medians, within
 from ..periods import Period
 from .revenue import ratio
 
@@ -79,8 +79,8 @@ def activation_query(events: Table, *, periods: Sequence[Period | str], days: in
     viewed = s.viewed_at.notnull()
     per = s.group_by("period").agg(
         signups=_.count(), activated=s.activated.cast("int64").sum(), viewed=viewed.cast("int64").sum(),
-        completed=(viewed & s.completed_at.notnull()).cast("int64").sum(),
-        time_to_value_days=s.days_to_value.median())
+        completed=(viewed & s.completed_at.notnull()).cast("int64").sum())
+    per = with_medians(per, s, ["period"], {"time_to_value_days": s.days_to_value})
     return per.mutate(activation_rate=per.activated / per.signups.nullif(0),
                       onboarding_view_rate=per.viewed / per.signups.nullif(0),
                       onboarding_completion_rate=per.completed / per.viewed.nullif(0))

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
-from ..engine import Table, in_periods, run, table, windows
+from ..engine import Table, in_periods, in_range, run, table, windows
 from ..periods import Period
-from .mrr import mrr_grid
+from .mrr import paid_spans, period_accounts
 from .retention import pooled_models, projected_ltv
 from .revenue import ratio, revenue_metrics
 from .spend import spend_history
@@ -159,6 +159,9 @@ def unit_economics_history(
     if costs is not None:
         cost = run(in_periods(costs, "date", periods).group_by("period").agg(total=_.amount.sum()))
         cost = cost.set_index("period")["total"]
+    paid = None
+    if spend is not None and accounts is not None:
+        paid = run(paid_cac_query(subscriptions, accounts, spend, periods=periods)).set_index("period")
     nan = float("nan")
     result = {}
     for period in periods:
@@ -188,8 +191,9 @@ def unit_economics_history(
         if spent is not None:
             out.update(spent.loc[name].to_dict())
             out["cac"] = ratio(out["sm_spend"], new)
-            if accounts is not None:
-                out["paid_cac"] = _paid_cac(subscriptions, accounts, spend, period)
+            if paid is not None:
+                out["paid_cac"] = (ratio(paid.loc[name, "paid_spend"], paid.loc[name, "from_paid"])
+                                   if name in paid.index else nan)
             out["ltv_cac"] = ratio(out["ltv"], out["cac"]) if out["cac"] == out["cac"] else nan
             out["cac_payback_months"] = ratio(out["cac"], new_arpu * margin_used)
             out["marketing_roi"] = ratio(new * out["ltv"] - out["sm_spend"], out["sm_spend"])
@@ -199,23 +203,22 @@ def unit_economics_history(
     return result
 
 
-def _new_accounts(subscriptions: pd.DataFrame, period: Period) -> pd.Index:
-    grid = mrr_grid(subscriptions, [period.previous().last_day, period.last_day])
-    prev, cur = grid.iloc[:, 0], grid.iloc[:, 1]
-    first = subscriptions[subscriptions["mrr"] > 0].groupby("account_id")["start_date"].min()
-    gained = grid.index[(prev.to_numpy() == 0) & (cur.to_numpy() > 0)]
-    return gained[first.reindex(gained).to_numpy() >= period.start]
-
-
-def _paid_cac(subscriptions: pd.DataFrame, accounts: pd.DataFrame, spend: pd.DataFrame,
-              period: Period) -> float:
-    in_period = spend[(spend["date"] >= period.start) & (spend["date"] < period.end)]
-    paid = in_period[in_period["channel"] != "none"]
-    channels = set(paid["channel"])
-    new = _new_accounts(subscriptions, period)
-    channel_of = accounts.set_index("account_id")["channel"]
-    from_paid = int(channel_of.reindex(new).isin(channels).sum())
-    return ratio(paid["amount"].sum(), from_paid)
+def paid_cac_query(subscriptions: Table, accounts: Table, spend: Table, *,
+                   periods: Sequence[Period | str]) -> ibis.Table:
+    """Per period: ``paid_spend`` (spend of channels other than ``none``) and ``from_paid``
+    (new customers of the period whose account's channel had such spend in it)."""
+    periods = [Period.parse(p) for p in periods]
+    rows = in_periods(spend, "date", periods)
+    paid = rows.filter(rows.channel != "none")
+    spent = paid.group_by("period").agg(paid_spend=_.amount.sum())
+    channels = paid.select("period", paid_channel="channel").distinct()
+    a = period_accounts(subscriptions, periods)
+    new = a.filter((a.prev == 0) & (a.cur > 0) & ~a.paid_before).select("period", "account_id")
+    acc = table(accounts).select(owner="account_id", account_channel="channel")
+    new = new.join(acc, new.account_id == acc.owner)
+    won = new.join(channels, [new.period == channels.period, new.account_channel == channels.paid_channel])
+    counted = won.group_by(won.period).agg(from_paid=_.count())
+    return spent.left_join(counted, "period").select("period", "paid_spend", from_paid=_.from_paid.fill_null(0))
 
 
 def missing_notes(values: dict[str, float | None]) -> dict[str, str]:
@@ -276,53 +279,52 @@ def unit_economics_by(
         Spend is recorded by channel only: other groupings have no CAC.
     """
     period = Period.parse(period)
-    last = Period.containing(period.last_day, "M")
-    window = last.last_n(months)
+    window = Period.containing(period.last_day, "M").last_n(months)
     margin = 1.0 if gross_margin is None or gross_margin != gross_margin else gross_margin
-    group_of = accounts.set_index("account_id")[by].astype("str").fillna("(none)")
-    ends = [window[0].previous().last_day] + [m.last_day for m in window]
-    grid = mrr_grid(subscriptions, ends)
-    group = group_of.reindex(grid.index).fillna("(unknown)").to_numpy()
-    values = grid.to_numpy()
-    prev, cur = values[:, :-1], values[:, 1:]
-    churned = pd.DataFrame((prev > 0) & (cur == 0)).groupby(group).sum()
-    at_start = pd.DataFrame(prev > 0).groupby(group).sum()
-    churn_rate = (churned / at_start.where(at_start > 0)).mean(axis=1)
-    moves = []
-    for month in window:  # one bridge per month: the new customers of each group
-        new = _new_accounts(subscriptions, month)
-        frame = pd.DataFrame({"account_id": new})
-        frame["group"] = group_of.reindex(new).fillna("(unknown)").to_numpy()
-        frame["mrr"] = mrr_grid(subscriptions[subscriptions["account_id"].isin(new)],
-                                [month.last_day]).reindex(new).iloc[:, 0].to_numpy()
-        moves.append(frame)
-    new_all = pd.concat(moves, ignore_index=True)
-    end_mrr = pd.Series(values[:, -1], index=grid.index)
-    table = pd.DataFrame({"customers": (end_mrr > 0).groupby(group).sum(),
-                          "mrr": end_mrr.groupby(group).sum()})
-    table["new_customers"] = new_all.groupby("group").size()
-    table["new_mrr"] = new_all.groupby("group")["mrr"].sum()
-    table = table.fillna({"new_customers": 0, "new_mrr": 0.0})
+    acc = table(accounts)
+    labels = acc.select(owner="account_id", label=acc[by].cast("string").fill_null("(none)"))
+
+    def grouped(rows: ibis.Table) -> ibis.Table:
+        joined = rows.left_join(labels, rows.account_id == labels.owner)
+        return joined.mutate(group=joined.label.fill_null("(unknown)"))
+
+    a = grouped(period_accounts(subscriptions, window))
+    new = (a.prev == 0) & (a.cur > 0) & ~a.paid_before
+    per = run(a.group_by(["period", "group"]).agg(
+        at_start=(a.prev > 0).cast("int64").sum(), churned=((a.prev > 0) & (a.cur == 0)).cast("int64").sum(),
+        new_customers=new.cast("int64").sum(), new_mrr=new.ifelse(a.cur, 0.0).sum(),
+        customers=(a.cur > 0).cast("int64").sum(), mrr=a.cur.sum()))
+    everyone = grouped(paid_spans(subscriptions).select("account_id").distinct())
+    groups = sorted(run(everyone.select("group").distinct())["group"].astype(str))
+    rates = per.assign(rate=per["churned"] / per["at_start"].where(per["at_start"] > 0))
+    last = per[per["period"] == str(window[-1])].set_index("group")
+    table_ = pd.DataFrame(index=pd.Index(groups, name=by))
+    table_["customers"] = last["customers"].reindex(table_.index).fillna(0)
+    table_["mrr"] = last["mrr"].reindex(table_.index).fillna(0.0).astype(float)
+    sums = per.groupby("group")[["new_customers", "new_mrr"]].sum()
+    table_["new_customers"] = sums["new_customers"].reindex(table_.index).fillna(0)
+    table_["new_mrr"] = sums["new_mrr"].reindex(table_.index).fillna(0.0).astype(float)
     if spend is not None and by == "channel":
-        in_window = spend[(spend["date"] >= window[0].start) & (spend["date"] < window[-1].end)]
-        table["spend"] = in_window.groupby("channel")["amount"].sum().reindex(table.index).fillna(0.0)
+        rows = table(spend)
+        rows = rows.filter(in_range(rows.date, window[0].start, window[-1].end))
+        spent = run(rows.group_by("channel").agg(amount=_.amount.sum())).set_index("channel")["amount"]
+        table_["spend"] = spent.reindex(table_.index).fillna(0.0).astype(float)
     else:
-        table["spend"] = np.nan
-    table["arpu"] = table["mrr"] / table["customers"].where(table["customers"] > 0)
-    table["cac"] = table["spend"] / table["new_customers"].where(table["new_customers"] > 0)
-    table["churn_rate"] = churn_rate.reindex(table.index)
-    table["ltv"] = table["arpu"] * margin / table["churn_rate"].where(table["churn_rate"] > 0)
-    table["ltv_cac"] = table["ltv"] / table["cac"]
-    new_arpu = table["new_mrr"] / table["new_customers"].where(table["new_customers"] > 0)
-    table["payback_months"] = table["cac"] / (new_arpu * margin)
-    table["note"] = [_group_note(r, by, spend is not None) for r in table.itertuples()]
-    table = table.rename_axis(by).reset_index()
-    table["customers"] = table["customers"].astype(int)
-    table["new_customers"] = table["new_customers"].astype(int)
+        table_["spend"] = np.nan
+    table_["arpu"] = table_["mrr"] / table_["customers"].where(table_["customers"] > 0)
+    table_["cac"] = table_["spend"] / table_["new_customers"].where(table_["new_customers"] > 0)
+    table_["churn_rate"] = rates.groupby("group")["rate"].mean().reindex(table_.index).astype(float)
+    table_["ltv"] = table_["arpu"] * margin / table_["churn_rate"].where(table_["churn_rate"] > 0)
+    table_["ltv_cac"] = table_["ltv"] / table_["cac"]
+    new_arpu = table_["new_mrr"] / table_["new_customers"].where(table_["new_customers"] > 0)
+    table_["payback_months"] = table_["cac"] / (new_arpu * margin)
+    table_["note"] = [_group_note(r, by, spend is not None) for r in table_.itertuples()]
+    table_ = table_.reset_index()
+    table_["customers"] = table_["customers"].astype(int)
+    table_["new_customers"] = table_["new_customers"].astype(int)
     cols = [by, "customers", "mrr", "arpu", "new_customers", "new_mrr", "spend", "cac",
             "churn_rate", "ltv", "ltv_cac", "payback_months", "note"]
-    return table[cols].sort_values("ltv_cac", ascending=False, na_position="last",
-                                   ignore_index=True)
+    return table_[cols].sort_values("ltv_cac", ascending=False, na_position="last", ignore_index=True)
 
 
 def _group_note(row, by: str, has_spend: bool) -> str:

@@ -4,29 +4,61 @@ A user enters the funnel at its first step-1 event in the period; it converts to
 step n when events of steps 2..n occur in that order, each strictly after the
 previous step, all within the window from the entry. Each step takes the user's
 earliest qualifying event, which leaves the most room for the steps after it.
-Vectorised with ``merge_asof`` (one pass per step, none per user).
+In the data's engine: one join per step on the earliest qualifying event inside the
+window (no loop over users).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import ibis
 import numpy as np
 import pandas as pd
+from ibis import _
 
+from ..engine import Table, in_range, run, table, with_medians
 from ..periods import Period
 from .revenue import ratio
 
-__all__ = ["funnel_paths", "event_funnel", "time_to_convert", "window_complete"]
+__all__ = ["paths_query", "funnel_paths", "event_funnel_query", "event_funnel", "time_to_convert", "window_complete"]
 
 
-def funnel_paths(events: pd.DataFrame, steps: Sequence[str], *, period: Period | str,
+def paths_query(events: Table, steps: Sequence[str], *, period: Period | str,
+                window: str | pd.Timedelta = "7D", by: str | None = None) -> ibis.Table:
+    """The expression of :func:`funnel_paths`: one join per step on the earliest
+    qualifying event inside the window (no as-of join, so it runs on any engine)."""
+    if len(steps) < 2:
+        raise ValueError("an event funnel needs at least two steps")
+    period = Period.parse(period)
+    window = pd.Timedelta(window)
+    e = table(events)
+    e = e.filter(e.event.isin(list(steps)))
+    entries = e.filter(e.event == steps[0], in_range(e.timestamp, period.start, period.end))
+    entries = entries.mutate(rank=ibis.row_number().over(
+        ibis.window(group_by=entries.user_id, order_by=[entries.timestamp] + ([entries[by]] if by else []))))
+    paths = entries.filter(entries["rank"] == 0).select(
+        "user_id", step_1="timestamp", **({"group": entries[by].cast("string").fill_null("(none)")} if by else {}))
+    paths = paths.mutate(deadline=paths.step_1 + ibis.interval(microseconds=int(window / pd.Timedelta("1us"))))
+    current = paths.select(walker="user_id", previous="step_1", deadline="deadline")
+    for n, step in enumerate(steps[1:], start=2):
+        hits = e.filter(e.event == step).select(doer="user_id", at="timestamp")
+        matched = current.join(hits, [current.walker == hits.doer, hits.at > current.previous,
+                                      hits.at <= current.deadline])
+        reached = matched.group_by(["walker", "deadline"]).agg(**{f"step_{n}": _.at.min()})
+        paths = paths.left_join(reached.select("walker", f"step_{n}"), paths.user_id == reached.walker).drop(
+            "walker")
+        current = reached.select("walker", previous=f"step_{n}", deadline="deadline")
+    return paths.drop("deadline")
+
+
+def funnel_paths(events: Table, steps: Sequence[str], *, period: Period | str,
                  window: str | pd.Timedelta = "7D", by: str | None = None) -> pd.DataFrame:
     """Each entering user's time at every step it reached.
 
     Parameters
     ----------
-    events : DataFrame
+    events : Ibis table or DataFrame
         ``user_id``, ``timestamp``, ``event`` (and ``by``).
     steps : sequence of str
         Event names in order, at least two.
@@ -44,36 +76,34 @@ def funnel_paths(events: pd.DataFrame, steps: Sequence[str], *, period: Period |
         One row per entering user: ``user_id``, ``group`` (with ``by``), and
         ``step_1`` ... ``step_n`` timestamps (NaT from the first step not reached).
     """
-    if len(steps) < 2:
-        raise ValueError("an event funnel needs at least two steps")
-    period = Period.parse(period)
-    window = pd.Timedelta(window)
-    columns = ["user_id", "timestamp", "event"] + ([by] if by else [])
-    ev = events.loc[events["event"].isin(list(steps)), columns]
-    first = ev[(ev["event"] == steps[0]) & (ev["timestamp"] >= period.start) & (ev["timestamp"] < period.end)]
-    first = first.sort_values("timestamp", kind="stable").drop_duplicates("user_id")
-    paths = pd.DataFrame({"user_id": first["user_id"].astype("str").reset_index(drop=True),
-                          "step_1": first["timestamp"].dt.as_unit("ns").reset_index(drop=True)})
-    if by:
-        paths["group"] = first[by].fillna("(none)").astype(str).to_numpy()
-    deadline = paths["step_1"] + window
-    current = paths[["user_id", "step_1"]].rename(columns={"step_1": "previous"})
-    current["deadline"] = deadline
-    for n, step in enumerate(steps[1:], start=2):
-        right = ev.loc[ev["event"] == step, ["user_id", "timestamp"]]
-        right = right.assign(user_id=right["user_id"].astype("str"),
-                             timestamp=right["timestamp"].dt.as_unit("ns")).sort_values("timestamp")
-        left = current.dropna(subset=["previous"]).sort_values("previous")
-        matched = pd.merge_asof(left, right, left_on="previous", right_on="timestamp", by="user_id",
-                                direction="forward", allow_exact_matches=False)
-        matched = matched[matched["timestamp"] <= matched["deadline"]]
-        reached = matched.set_index("user_id")["timestamp"]
-        paths[f"step_{n}"] = pd.Series(reached.reindex(paths["user_id"]).to_numpy(), dtype="datetime64[ns, UTC]")
-        current = matched[["user_id", "timestamp", "deadline"]].rename(columns={"timestamp": "previous"})
-    return paths
+    out = run(paths_query(events, steps, period=period, window=window, by=by))
+    out = out.sort_values(["step_1", "user_id"], ignore_index=True)
+    for n in range(1, len(steps) + 1):
+        out[f"step_{n}"] = pd.to_datetime(out[f"step_{n}"], utc=True).dt.as_unit("ns")
+    columns = ["user_id", *(["group"] if by else []), *(f"step_{n}" for n in range(1, len(steps) + 1))]
+    return out[columns]
 
 
-def event_funnel(events: pd.DataFrame, steps: Sequence[str], *, period: Period | str,
+def event_funnel_query(events: Table, steps: Sequence[str], *, period: Period | str,
+                       window: str | pd.Timedelta = "7D", by: str | None = None) -> ibis.Table:
+    """The expression of :func:`event_funnel`: per group (``group`` = ``"all"`` without
+    ``by``) ``users_<n>`` and the median minutes to step n from the previous step
+    (``gap_<n>``) and from the entry (``start_<n>``)."""
+    paths = paths_query(events, steps, period=period, window=window, by=by)
+    if not by:
+        paths = paths.mutate(group=ibis.literal("all"))
+    minute = 60e6
+    measures, medians = {}, {}
+    for n in range(1, len(steps) + 1):
+        here = paths[f"step_{n}"]
+        measures[f"users_{n}"] = here.notnull().cast("int64").sum()
+        if n > 1:
+            medians[f"gap_{n}"] = here.delta(paths[f"step_{n - 1}"], unit="microsecond") / minute
+            medians[f"start_{n}"] = here.delta(paths.step_1, unit="microsecond") / minute
+    return with_medians(paths.group_by("group").agg(**measures), paths, ["group"], medians)
+
+
+def event_funnel(events: Table, steps: Sequence[str], *, period: Period | str,
                  window: str | pd.Timedelta = "7D", by: str | None = None) -> pd.DataFrame:
     """Users at each step of an ordered funnel, conversion and time between steps.
 
@@ -85,27 +115,23 @@ def event_funnel(events: pd.DataFrame, steps: Sequence[str], *, period: Period |
         ``rate_from_previous``, ``drop_off`` (users lost since the previous step),
         ``median_minutes_from_previous`` and ``median_minutes_from_start``.
     """
-    paths = funnel_paths(events, steps, period=period, window=window, by=by)
-    groups = [None] if by is None else sorted(paths["group"].unique())
+    found = run(event_funnel_query(events, steps, period=period, window=window, by=by)).set_index("group")
+    groups = ["all"] if by is None else sorted(found.index.astype(str))
     rows = []
     for group in groups:
-        part = paths if group is None else paths[paths["group"] == group]
-        entered = len(part)
+        values = found.loc[group] if group in found.index else {}
+        entered = int(values.get("users_1", 0) or 0)
         previous = entered
         for n, step in enumerate(steps, start=1):
-            reached = part[f"step_{n}"].notna()
-            users = int(reached.sum())
+            users = int(values.get(f"users_{n}", 0) or 0)
             gap = start_gap = np.nan
             if n > 1 and users:
-                gap = float(((part.loc[reached, f"step_{n}"] - part.loc[reached, f"step_{n - 1}"])
-                             / pd.Timedelta(minutes=1)).median())
-                start_gap = float(((part.loc[reached, f"step_{n}"] - part.loc[reached, "step_1"])
-                                   / pd.Timedelta(minutes=1)).median())
+                gap, start_gap = float(values[f"gap_{n}"]), float(values[f"start_{n}"])
             row = {"step_number": n, "step": step, "users": users,
                    "rate_from_start": ratio(users, entered), "rate_from_previous": ratio(users, previous),
                    "drop_off": previous - users if n > 1 else 0,
                    "median_minutes_from_previous": gap, "median_minutes_from_start": start_gap}
-            rows.append(row if group is None else {by: group, **row})
+            rows.append(row if by is None else {by: group, **row})
             previous = users
     return pd.DataFrame(rows)
 

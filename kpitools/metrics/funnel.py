@@ -21,7 +21,18 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
-from ..engine import Table, in_order, in_periods, in_range, period_windows, run, table, windows, within
+from ..engine import (
+    Table,
+    in_order,
+    in_periods,
+    in_range,
+    period_windows,
+    run,
+    table,
+    windows,
+    with_medians,
+    within,
+)
 from ..periods import Period
 from .mrr import first_paid_days
 from .revenue import ratio
@@ -141,20 +152,20 @@ def conversion_query(leads: Table, *, periods: Sequence[Period | str], window_da
     window) and ``days_<stage>`` (median days from the previous stage)."""
     periods = [Period.parse(p) for p in periods]
     cohort = in_periods(leads, "created_at", periods)
-    limit = cohort.created_at + ibis.interval(days=window_days)
-    hit = [cohort[column].notnull() & (cohort[column] <= limit) for _, column in STAGES]
     keys = ["period"] + ([by] if by else [])
     if by:
         cohort = cohort.mutate(**{by: cohort[by].cast("string")})
-    measures = {}
+    limit = cohort.created_at + ibis.interval(days=window_days)
+    hit = [cohort[column].notnull() & (cohort[column] <= limit) for _stage, column in STAGES]
+    measures, medians = {}, {}
     for i, (stage, column) in enumerate(STAGES):
         reached = ibis.or_(*hit[i:])  # CRMs skip stages: a later stage reached counts this one
         measures[f"reached_{stage}"] = reached.cast("int64").sum()
         if i:
             previous = STAGES[i - 1][1]
             days = cohort[column].delta(cohort[previous], unit="microsecond") / 86_400e6
-            measures[f"days_{stage}"] = (hit[i] & hit[i - 1]).ifelse(days, ibis.null("float64")).median()
-    return cohort.group_by(keys).agg(**measures)
+            medians[f"days_{stage}"] = (hit[i] & hit[i - 1]).ifelse(days, ibis.null("float64"))
+    return with_medians(cohort.group_by(keys).agg(**measures), cohort, keys, medians)
 
 
 def cohort_conversion(leads: Table, *, period: Period | str, window_days: int = 90,
@@ -232,12 +243,13 @@ def trial_query(events: Table, *, periods: Sequence[Period | str], window_days: 
     # a first paid day is a date: it may fall on the trial's own day, before its time of day
     paid_in = joined.paid_at.notnull() & (joined.paid_at >= joined.start.truncate("D")) & (joined.paid_at <= end)
     day = 86_400e6
-    return joined.group_by(["period", "group"]).agg(
-        trials=_.count(), pqls=pql.cast("int64").sum(), paid=paid_in.cast("int64").sum(),
-        days_pql=pql.ifelse(joined.activated_at.delta(joined.start, unit="microsecond") / day,
-                            ibis.null("float64")).median(),
-        days_paid=paid_in.ifelse(joined.paid_at.delta(joined.start, unit="microsecond") / day,
-                                 ibis.null("float64")).median())
+    totals = joined.group_by(["period", "group"]).agg(
+        trials=_.count(), pqls=pql.cast("int64").sum(), paid=paid_in.cast("int64").sum())
+    return with_medians(totals, joined, ["period", "group"], {
+        "days_pql": pql.ifelse(joined.activated_at.delta(joined.start, unit="microsecond") / day,
+                               ibis.null("float64")),
+        "days_paid": paid_in.ifelse(joined.paid_at.delta(joined.start, unit="microsecond") / day,
+                                    ibis.null("float64"))})
 
 
 def trial_funnel(events: Table, *, period: Period | str, window_days: int = 90,

@@ -21,11 +21,26 @@ from ..engine import literal_windows
 from ..errors import DialectError, KeyNameError
 from ..periods import Period
 from ..sources.schema import TABLES
-from .engagement import ENGAGEMENT_KEYS, active_query, feature_adoption_query
-from .funnel import unique_visitors_query
+from .activation import ACTIVATION_KEYS, activation_query
+from .economics import paid_cac_query
+from .economics import revenue_query as recognised_query
+from .engagement import (
+    ENGAGEMENT_KEYS,
+    active_query,
+    active_series_query,
+    feature_adoption_query,
+    lifecycle_query,
+)
+from .event_funnel import event_funnel_query
+from .funnel import conversion_query, flow_query, pipeline_query, trial_query, unique_visitors_query
+from .mrr import bridge_query
+from .nps import nps_query
+from .retention import activity_counts_query
+from .revenue import REVENUE_KEYS, early_churn_query, revenue_query
 from .sessions import SESSION_KEYS, session_query
+from .spend import spend_query
 
-__all__ = ["Query", "QUERIES", "query_for", "contract_tables", "sql", "DIALECTS"]
+__all__ = ["Query", "QUERIES", "EXPRESSIONS", "query_for", "contract_tables", "sql", "compile_all", "DIALECTS"]
 
 # the dialects every query must compile for (the portable SQL test checks each)
 DIALECTS = ("duckdb", "postgres", "snowflake", "bigquery")
@@ -51,7 +66,52 @@ QUERIES: list[Query] = [
     Query(("feature_adoption_rate",), ("events",),
           lambda t, periods: feature_adoption_query(t["events"], periods=periods).rename(
               feature_adoption_rate="adoption")),
+    Query(REVENUE_KEYS, ("subscriptions",), lambda t, periods: revenue_query(t["subscriptions"], periods=periods)),
+    Query(("early_churn_rate",), ("subscriptions",),
+          lambda t, periods: _rate(early_churn_query(t["subscriptions"], periods=periods))),
+    Query(ACTIVATION_KEYS, ("events",), lambda t, periods: activation_query(t["events"], periods=periods)),
+    Query(("nps", "promoters", "passives", "detractors"), ("nps",),
+          lambda t, periods: nps_query(t["nps"], periods=periods)),
+    Query(("sm_spend", "marketing_spend", "sales_spend"), ("spend",),
+          lambda t, periods: spend_query(t["spend"], periods=periods)),
+    Query(("pipeline_volume", "weighted_pipeline"), ("opportunities",),
+          lambda t, periods: pipeline_query(t["opportunities"], periods=periods)),
 ]
+
+
+def _rate(t: ir.Table) -> ir.Table:
+    return t.mutate(early_churn_rate=t.early_churned / t.early_churn_cohort.nullif(0))
+
+
+# every engine expression of the metric families, for the portable SQL test: name -> (tables, build)
+P = Sequence[Period]
+EXPRESSIONS: dict[str, tuple[tuple[str, ...], Callable[[Mapping[str, ir.Table], P], ir.Table]]] = {
+    "active users": (("events",), lambda t, p: active_query(t["events"], periods=p)),
+    "active series": (("events",), lambda t, p: active_series_query(t["events"], start=p[0].start, end=p[0].end)),
+    "lifecycle": (("events",), lambda t, p: lifecycle_query(t["events"], periods=p)),
+    "feature adoption": (("events",), lambda t, p: feature_adoption_query(t["events"], periods=p)),
+    "sessions": (("events",), lambda t, p: session_query(t["events"], periods=p)),
+    "sessions by channel": (("events",), lambda t, p: session_query(t["events"], periods=p, by="channel")),
+    "visitors by channel": (("events",), lambda t, p: unique_visitors_query(t["events"], periods=p, by="channel")),
+    "activation": (("events",), lambda t, p: activation_query(t["events"], periods=p)),
+    "event funnel": (("events",), lambda t, p: event_funnel_query(
+        t["events"], ["page_view", "signup", "activated"], period=p[0], by="channel")),
+    "activity cohorts": (("events",), lambda t, p: activity_counts_query(
+        t["events"], origin=p[0].shift(-6), through=p[0], by="channel")),
+    "MRR bridge": (("subscriptions",), lambda t, p: bridge_query(t["subscriptions"], periods=p, year_ago=True)),
+    "revenue": (("subscriptions",), lambda t, p: revenue_query(t["subscriptions"], periods=p)),
+    "recognised revenue": (("subscriptions",), lambda t, p: recognised_query(t["subscriptions"], periods=p)),
+    "early churn": (("subscriptions",), lambda t, p: early_churn_query(t["subscriptions"], periods=p)),
+    "paid CAC": (("subscriptions", "accounts", "spend"), lambda t, p: paid_cac_query(
+        t["subscriptions"], t["accounts"], t["spend"], periods=p)),
+    "spend": (("spend",), lambda t, p: spend_query(t["spend"], periods=p)),
+    "NPS": (("nps",), lambda t, p: nps_query(t["nps"], periods=p)),
+    "funnel flow": (("leads",), lambda t, p: flow_query(t["leads"], periods=p, by="channel")),
+    "cohort conversion": (("leads",), lambda t, p: conversion_query(t["leads"], periods=p, by="channel")),
+    "trials": (("events", "subscriptions"), lambda t, p: trial_query(
+        t["events"], periods=p, subscriptions=t["subscriptions"], by="channel")),
+    "pipeline": (("opportunities",), lambda t, p: pipeline_query(t["opportunities"], periods=p, by="channel")),
+}
 
 
 def query_for(key: str) -> Query:
@@ -84,3 +144,10 @@ def sql(key: str, *, periods: Sequence[Period | str], dialect: str = "duckdb",
     with literal_windows():
         expr = query.build(tables, [Period.parse(p) for p in periods])
         return ibis.to_sql(expr, dialect=dialect)
+
+
+def compile_all(name: str, *, periods: Sequence[Period | str], dialect: str) -> str:
+    """The SQL of one of :data:`EXPRESSIONS` over the contract's unbound tables."""
+    needs, build = EXPRESSIONS[name]
+    with literal_windows():
+        return ibis.to_sql(build(contract_tables(needs), [Period.parse(p) for p in periods]), dialect=dialect)
