@@ -37,7 +37,7 @@ import pandas as pd
 from .periods import Period
 
 __all__ = ["table", "run", "utc", "in_range", "windows", "period_windows", "within", "in_periods",
-           "with_medians", "in_order", "day_of", "literal_windows", "Table"]
+           "with_medians", "every_period", "in_order", "day_of", "literal_windows", "Table"]
 
 Table = ir.Table | pd.DataFrame
 
@@ -185,6 +185,14 @@ def with_medians(totals: ir.Table, rows: ir.Table, keys: Sequence[str],
 
 def _value_present(r: ir.Table) -> ir.BooleanValue:
     return r.value.notnull()
+
+
+def every_period(frame: pd.DataFrame, periods: Sequence[Period]) -> pd.DataFrame:
+    """A per-period result (column ``period``, one row per period at most) with a row for
+    each of ``periods``, in their order; a period the engine returned nothing for has
+    empty values (the caller fills its zeros)."""
+    every = pd.DataFrame({"period": pd.Series([str(p) for p in periods], dtype="str")})
+    return every.merge(frame.astype({"period": "str"}), on="period", how="left")
 
 
 def in_order(frame: pd.DataFrame, periods: Sequence[Period]) -> pd.DataFrame:

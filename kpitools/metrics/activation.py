@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
-from ..engine import Table, in_order, in_range, period_windows, run, table, with_medians, within
+from ..engine import Table, every_period, in_range, period_windows, run, table, with_medians, within
 from ..periods import Period
 from .revenue import ratio
 
@@ -101,8 +101,7 @@ def activation_history(events: Table, *, periods: Sequence[Period | str], days: 
     """
     periods = [Period.parse(p) for p in periods]
     out = run(activation_query(events, periods=periods, days=days))
-    out = pd.DataFrame({"period": [str(p) for p in periods]}).merge(out, on="period", how="left")
-    out = in_order(out, periods)
+    out = every_period(out, periods)
     out["signups"] = out["signups"].fillna(0).astype(int)
     return out[["period", "signups", *ACTIVATION_KEYS]].astype({k: float for k in ACTIVATION_KEYS})
 

@@ -23,6 +23,7 @@ from ibis import _
 
 from ..engine import (
     Table,
+    every_period,
     in_order,
     in_periods,
     in_range,
@@ -322,11 +323,8 @@ def pipeline(opportunities: Table, *, periods: Sequence[Period | str], by: str |
     periods = [Period.parse(p) for p in periods]
     found = run(pipeline_query(opportunities, periods=periods, by=by))
     columns = ["period", *([by] if by else []), "pipeline_volume", "pipeline_amount", "weighted_pipeline"]
-    if by is None:  # every period has its row, open pipeline or not
-        found = pd.DataFrame({"period": [str(p) for p in periods]}).merge(found, on="period", how="left")
-    else:
-        found = found.sort_values(by)
-    found = in_order(found, periods)
+    # without groups every period has its row, open pipeline or not
+    found = every_period(found, periods) if by is None else in_order(found.sort_values(by), periods)
     found["pipeline_volume"] = found["pipeline_volume"].fillna(0).astype(int)
     found[["pipeline_amount", "weighted_pipeline"]] = found[["pipeline_amount", "weighted_pipeline"]].fillna(
         0.0).astype(float)

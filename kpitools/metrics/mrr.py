@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
-from ..engine import Table, in_order, run, table, windows
+from ..engine import Table, every_period, run, table, windows
 from ..periods import Period
 
 __all__ = ["epoch_ns", "paid_spans", "account_mrr", "mrr_grid", "first_paid_day", "first_paid_days",
@@ -178,8 +178,7 @@ def bridge_query(subscriptions: Table, *, periods: Sequence[Period | str], year_
 def bridge_frame(result: pd.DataFrame, periods: Sequence[Period]) -> pd.DataFrame:
     """A per-period result of :func:`bridge_query` with a row for every period (a period
     without a paying account has zeros) in their order, and the days it compares."""
-    frame = pd.DataFrame({"period": [str(p) for p in periods]}).merge(result, on="period", how="left")
-    frame = in_order(frame, periods)
+    frame = every_period(result, periods)
     numbers = [c for c in frame.columns if c != "period"]
     frame[numbers] = frame[numbers].fillna(0)
     for column in [c for c in numbers if c.endswith("customers") or c == "customers_start"]:

@@ -9,7 +9,7 @@ import ibis
 import pandas as pd
 from ibis import _
 
-from ..engine import Table, in_order, in_periods, run, table
+from ..engine import Table, every_period, in_periods, run, table
 from ..periods import Period
 
 __all__ = ["nps_score", "nps_by", "nps_query", "nps_history", "outside_indicators", "outside_history", "NPS_KEYS"]
@@ -37,9 +37,7 @@ def nps_history(nps: Table, *, periods: Sequence[Period | str]) -> pd.DataFrame:
     -100 to 100. One row per period: ``period``, ``responses``, ``promoters``,
     ``passives``, ``detractors``, ``nps`` (NaN without responses)."""
     periods = [Period.parse(p) for p in periods]
-    out = pd.DataFrame({"period": [str(p) for p in periods]}).merge(run(nps_query(nps, periods=periods)),
-                                                                      on="period", how="left")
-    out = in_order(out, periods)
+    out = every_period(run(nps_query(nps, periods=periods)), periods)
     out[_COUNTS] = out[_COUNTS].fillna(0).astype(int)
     out["nps"] = out["nps"].astype(float)
     return out[["period", *_COUNTS, "nps"]]

@@ -14,7 +14,7 @@ import ibis
 import pandas as pd
 from ibis import _
 
-from ..engine import Table, in_order, run, table, windows, within
+from ..engine import Table, every_period, run, table, windows, within
 from ..periods import Period
 from .mrr import BRIDGE_COLUMNS, bridge_frame, bridge_query, first_paid_days, period_accounts
 
@@ -196,8 +196,7 @@ def early_churn_history(subscriptions: Table, *, periods: Sequence[Period | str]
     periods = [Period.parse(p) for p in periods]
     found = run(early_churn_query(subscriptions, periods=periods, window_days=window_days,
                                   from_months=from_months, to_months=to_months))
-    out = pd.DataFrame({"period": [str(p) for p in periods]}).merge(found, on="period", how="left")
-    out = in_order(out, periods)
+    out = every_period(found, periods)
     out["early_churn_cohort"] = out["early_churn_cohort"].fillna(0).astype(int)
     out["early_churned"] = out["early_churned"].fillna(0).astype(int)
     out["early_churn_rate"] = [ratio(c, n) for c, n in zip(out["early_churned"], out["early_churn_cohort"],

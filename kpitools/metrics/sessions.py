@@ -18,7 +18,7 @@ import ibis
 import pandas as pd
 from ibis import _
 
-from ..engine import Table, in_order, in_range, period_windows, run, table, within
+from ..engine import Table, every_period, in_order, in_range, period_windows, run, table, within
 from ..periods import Period
 from .funnel import unique_visitors_query
 
@@ -136,7 +136,7 @@ def session_history(events: Table, *, periods: Sequence[Period | str], gap: str 
     out = run(session_query(events, periods=periods, gap=gap, margin=margin, follow=follow, by=by))
     keys = ["period"] if by is None else ["period", by]
     if by is None:  # a period without a session still has its row
-        out = pd.DataFrame({"period": [str(p) for p in periods]}).merge(out, on="period", how="left")
+        out = every_period(out, periods)
     out = in_order(out.sort_values(keys[1:]) if by else out, periods)
     for column in ("sessions", "unique_visitors"):
         out[column] = out[column].fillna(0).astype(int)

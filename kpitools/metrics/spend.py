@@ -8,7 +8,7 @@ import ibis
 import pandas as pd
 from ibis import _
 
-from ..engine import Table, in_order, in_periods, run
+from ..engine import Table, every_period, in_periods, run
 from ..periods import Period
 
 __all__ = ["spend_query", "spend_history", "spend_totals", "cost_to_serve", "spend_by_channel", "cost_breakdown"]
@@ -39,11 +39,10 @@ def spend_history(spend: Table, *, periods: Sequence[Period | str]) -> pd.DataFr
         ``sales_spend`` (0 for a period without spend).
     """
     periods = [Period.parse(p) for p in periods]
-    out = pd.DataFrame({"period": [str(p) for p in periods]}).merge(
-        run(spend_query(spend, periods=periods)), on="period", how="left")
+    out = every_period(run(spend_query(spend, periods=periods)), periods)
     columns = ["sm_spend", "marketing_spend", "sales_spend"]
     out[columns] = out[columns].fillna(0.0).astype(float)
-    return in_order(out, periods)[["period", *columns]]
+    return out[["period", *columns]]
 
 
 def spend_totals(spend: Table, *, period: Period | str) -> dict[str, float]:
