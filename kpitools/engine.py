@@ -24,9 +24,10 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import os
 import warnings
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -37,7 +38,7 @@ import pandas as pd
 from .periods import Period
 
 __all__ = ["table", "run", "utc", "in_range", "windows", "period_windows", "within", "in_periods",
-           "with_medians", "every_period", "in_order", "day_of", "literal_windows", "Table"]
+           "with_medians", "every_period", "in_order", "day_of", "literal_windows", "remembered", "Table"]
 
 Table = ir.Table | pd.DataFrame
 
@@ -48,6 +49,17 @@ warnings.filterwarnings("ignore", message=".*future.infer_string.*", module="ibi
 # memtables of the pandas frames already wrapped, so that a frame passed to several metric
 # functions is handed to the engine once (keyed by identity, dropped with the frame)
 _WRAPPED: dict[int, tuple[weakref.ref, ir.Table]] = {}
+
+
+def _embedded_engine() -> None:
+    """The embedded DuckDB that runs memtables: in UTC, and with ``KPITOOLS_ENGINE_THREADS``
+    threads when set (the report runner sets it so that its workers share the cores)."""
+    threads = os.environ.get("KPITOOLS_ENGINE_THREADS", "")
+    if threads.isdigit() and int(threads) > 0:
+        ibis.options.default_backend = ibis.duckdb.connect(threads=int(threads))
+
+
+_embedded_engine()
 
 
 def table(data: Table) -> ir.Table:
@@ -67,11 +79,36 @@ def table(data: Table) -> ir.Table:
 
 
 def _forget(key: int, ref: weakref.ref) -> None:
-    """Drop the memtable of a frame that no longer exists (not a later frame's, which may
-    have the same identity)."""
+    """Drop the memtable and remembered results of a frame that no longer exists (not a
+    later frame's, which may have the same identity)."""
     held = _WRAPPED.get(key) if _WRAPPED is not None else None
     if held is not None and held[0] is ref:
         del _WRAPPED[key]
+        for memo_key in [k for k in _MEMO if k[1] == ("frame", key)]:
+            del _MEMO[memo_key]
+
+
+_MEMO: dict[tuple, pd.DataFrame] = {}
+_MEMO_SIZE = 64
+
+
+def remembered(name: str, data: Table, key: tuple, compute: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    """``compute()`` once per ``name``, table and ``key`` (the latest results are kept; a
+    copy is returned, so a caller may change it). A pandas table is known by its identity
+    while it exists, an Ibis table by its expression."""
+    if isinstance(data, pd.DataFrame):
+        held = _WRAPPED.get(id(data))
+        if held is None or held[0]() is not data:
+            table(data)
+        ident: object = ("frame", id(data))
+    else:
+        ident = data.op()
+    memo_key = (name, ident, key)
+    if memo_key not in _MEMO:
+        if len(_MEMO) >= _MEMO_SIZE:
+            _MEMO.pop(next(iter(_MEMO)))
+        _MEMO[memo_key] = compute()
+    return _MEMO[memo_key].copy()
 
 
 def run(expr: ir.Expr) -> pd.DataFrame:

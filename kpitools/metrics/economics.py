@@ -80,7 +80,8 @@ def churn_average(subscriptions: Table, *, period: Period | str, months: int = 3
 def churn_averages(subscriptions: Table, *, periods: Sequence[Period | str], months: int = 3) -> dict[str, float]:
     """:func:`churn_average` of each period, from one bridge over every month they need."""
     windows_of = {str(p): Period.containing(Period.parse(p).last_day, "M").last_n(months) for p in periods}
-    needed = sorted({m for ms in windows_of.values() for m in ms})
+    # the periods themselves too: the same bridge then serves unit_economics_history whole
+    needed = sorted({m for ms in windows_of.values() for m in ms} | {Period.parse(p) for p in periods})
     rates = revenue_metrics(subscriptions, periods=needed).set_index("period")["customer_churn_rate"]
     out = {}
     for name, ms in windows_of.items():
@@ -150,9 +151,11 @@ def unit_economics_history(
         ``churn_rate_avg``, ``new_customers``, ``arpu``, ``new_arpu``.
     """
     periods = [Period.parse(p) for p in periods]
-    revs = revenue_metrics(subscriptions, periods=periods).set_index("period")
-    earned = run(revenue_query(subscriptions, periods=periods)).set_index("period")["revenue"]
     churns = churn_averages(subscriptions, periods=periods, months=churn_months)
+    needed = sorted({m for p in periods for m in Period.containing(p.last_day, "M").last_n(churn_months)}
+                    | set(periods))
+    revs = revenue_metrics(subscriptions, periods=needed).set_index("period")
+    earned = run(revenue_query(subscriptions, periods=periods)).set_index("period")["revenue"]
     models = pooled_models(subscriptions, through=periods)
     spent = spend_history(spend, periods=periods).set_index("period") if spend is not None else None
     cost = None

@@ -14,7 +14,7 @@ import ibis
 import pandas as pd
 from ibis import _
 
-from ..engine import Table, every_period, run, table, windows, within
+from ..engine import Table, every_period, remembered, run, table, windows, within
 from ..periods import Period
 from .mrr import BRIDGE_COLUMNS, bridge_frame, bridge_query, first_paid_days, period_accounts
 
@@ -128,6 +128,11 @@ def revenue_metrics(subscriptions: Table, *, periods: Sequence[Period | str]) ->
         A ratio over zero is NaN, never infinity.
     """
     periods = [Period.parse(p) for p in periods]
+    return remembered("revenue_metrics", subscriptions, tuple(periods),
+                      lambda: _revenue_metrics(subscriptions, periods))
+
+
+def _revenue_metrics(subscriptions: Table, periods: list[Period]) -> pd.DataFrame:
     rates = ["arr", "arpu", "customer_churn_rate", "gross_mrr_churn_rate", "net_mrr_churn_rate", "nrr", "grr",
              "nrr_12m", "quick_ratio", "retention_rate"]
     out = run(revenue_query(subscriptions, periods=periods))

@@ -73,9 +73,11 @@ def _watch_parent(parent: int) -> None:
         time.sleep(POLL_S)
 
 
-def _init_worker(parent: int) -> None:
+def _init_worker(parent: int, threads: int) -> None:
     """Runs first in every worker: leave the terminal's process group, ignore Ctrl-C (the
-    runner decides), and die with the runner."""
+    runner decides), die with the runner, and give the kernels it starts their share of the
+    cores for the engine (workers x engine threads = cores)."""
+    os.environ["KPITOOLS_ENGINE_THREADS"] = str(threads)
     if hasattr(os, "setsid"):
         with contextlib.suppress(OSError):
             os.setsid()
@@ -88,8 +90,9 @@ def _init_worker(parent: int) -> None:
 def worker_pool(jobs: int) -> ProcessPoolExecutor:
     """A pool of ``jobs`` worker processes (spawned, so no state is shared by forking) that
     die with this process."""
+    threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
     return ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=get_context("spawn"),
-                               initializer=_init_worker, initargs=(os.getpid(),))
+                               initializer=_init_worker, initargs=(os.getpid(), threads))
 
 
 def kill_tree(pid: int | None = None, *, include_root: bool = False, timeout: float = 5.0) -> list[int]:
