@@ -64,7 +64,9 @@ _embedded_engine()
 
 def table(data: Table) -> ir.Table:
     """``data`` as an Ibis table: an Ibis table as it is, a pandas DataFrame wrapped
-    (once per frame) as a memtable that the embedded DuckDB runs."""
+    (once per frame) as a memtable that the embedded DuckDB runs. As with a Dataset's
+    tables, a frame is known by its identity: to change the data, pass a new frame
+    rather than changing one in place."""
     if isinstance(data, ir.Table):
         return data
     if not isinstance(data, pd.DataFrame):
