@@ -38,7 +38,8 @@ import pandas as pd
 from .periods import Period
 
 __all__ = ["table", "run", "utc", "in_range", "windows", "period_windows", "within", "in_periods",
-           "with_medians", "every_period", "in_order", "day_of", "literal_windows", "remembered", "Table"]
+           "with_medians", "every_period", "in_order", "day_of", "literal_windows", "remembered", "whole",
+           "Table"]
 
 Table = ir.Table | pd.DataFrame
 
@@ -118,6 +119,11 @@ def run(expr: ir.Expr) -> pd.DataFrame:
     pandas; memtables alone run on the embedded DuckDB."""
     out = expr.to_pandas()
     return out if isinstance(out, pd.DataFrame) else pd.DataFrame({expr.get_name(): [out]})
+
+
+def whole(value: object) -> int:
+    """A count from an engine's result: NULL (no row, no group) is 0."""
+    return 0 if value is None or pd.isna(value) else int(value)
 
 
 def _utc_stamp(value: pd.Timestamp | str) -> pd.Timestamp:

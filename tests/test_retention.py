@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kpitools.metrics.activity import activity_cohorts
 from kpitools.metrics.retention import (
-    activity_cohorts,
     churn_mix,
     fit_cohorts,
     group_curves,

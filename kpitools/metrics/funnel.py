@@ -26,17 +26,16 @@ from ..engine import (
     every_period,
     in_order,
     in_periods,
-    in_range,
-    period_windows,
     run,
     table,
+    whole,
     windows,
     with_medians,
-    within,
 )
 from ..periods import Period
-from .mrr import first_paid_days
 from .revenue import ratio
+from .trials import trial_funnel, trial_query
+from .visitors import unique_visitors, unique_visitors_query
 
 __all__ = ["STAGES", "period_flow", "cohort_conversion", "trial_funnel", "pipeline",
            "unique_visitors", "unique_visitors_query", "FUNNEL_KEYS", "funnel_kpis", "funnel_history",
@@ -55,34 +54,6 @@ _FUNNEL_EVENTS = ("page_view", "trial_started", "activated", "purchase")
 
 def _in(series: pd.Series, period: Period) -> pd.Series:
     return (series >= period.start) & (series < period.end)
-
-
-def unique_visitors_query(events: Table, *, periods: Sequence[Period | str], by: str | None = None) -> ibis.Table:
-    """Distinct users with a ``page_view`` in each period (``period``, ``visitors``); with
-    ``by`` (a column of events, such as ``channel``), per value of that column on the
-    user's first page view of the period (empty as ``"(none)"``)."""
-    periods = [Period.parse(p) for p in periods]
-    e = table(events)
-    views = e.filter(e.event == "page_view", in_range(e.timestamp, min(p.start for p in periods),
-                                                      max(p.end for p in periods)))
-    views = within(views, "timestamp", period_windows(periods))
-    if by is None:
-        return views.group_by("period").agg(visitors=_.user_id.nunique())
-    first = views.mutate(rank=ibis.row_number().over(
-        ibis.window(group_by=[views.period, views.user_id], order_by=[views.timestamp, views[by]])))
-    first = first.filter(first["rank"] == 0)
-    return first.group_by(["period", first[by].fill_null("(none)").name(by)]).agg(visitors=_.count())
-
-
-def unique_visitors(events: Table, *, period: Period | str, by: str | None = None) -> pd.Series:
-    """:func:`unique_visitors_query` of one period as a Series: ``{"all": n}``, or the
-    visitors per value of ``by`` (largest first)."""
-    out = run(unique_visitors_query(events, periods=[period], by=by))
-    if by is None:
-        return pd.Series({"all": int(out["visitors"].sum())})
-    series = out.set_index(by)["visitors"].astype(int).sort_values(ascending=False, kind="stable")
-    series.index = series.index.astype(str)
-    return series
 
 
 def _groups(rows: ibis.Table, by: str) -> list[str]:
@@ -197,10 +168,10 @@ def cohort_conversion(leads: Table, *, period: Period | str, window_days: int = 
         groups = [(row[by], row) for _, row in found.iterrows()]
     rows = []
     for group, values in groups:
-        start = _whole(values.get("reached_contacts"))
+        start = whole(values.get("reached_contacts"))
         for i, (stage, _column) in enumerate(STAGES):
-            count = _whole(values.get(f"reached_{stage}"))
-            previous = _whole(values.get(f"reached_{STAGES[i - 1][0]}")) if i else 0
+            count = whole(values.get(f"reached_{stage}"))
+            previous = whole(values.get(f"reached_{STAGES[i - 1][0]}")) if i else 0
             days = values.get(f"days_{stage}") if i else np.nan
             row = {"stage": stage, "count": count,
                    "rate_from_previous": ratio(count, previous) if i else np.nan,
@@ -212,86 +183,6 @@ def cohort_conversion(leads: Table, *, period: Period | str, window_days: int = 
                                        "median_days_from_previous", "window_complete"]
     return pd.DataFrame(rows, columns=columns)
 
-
-def _whole(value: object) -> int:
-    return 0 if value is None or pd.isna(value) else int(value)
-
-
-def trial_query(events: Table, *, periods: Sequence[Period | str], window_days: int = 90,
-                subscriptions: Table | None = None, by: str | None = None) -> ibis.Table:
-    """The trial users of each period and what became of them: per period (and group of
-    the trial's ``by``) ``trials``, ``pqls``, ``paid`` and the median days to each."""
-    periods = [Period.parse(p) for p in periods]
-    e = table(events)
-    started = in_periods(e.filter(e.event == "trial_started"), "timestamp", periods)
-    first = started.mutate(rank=ibis.row_number().over(
-        ibis.window(group_by=[started.period, started.user_id], order_by=[started.timestamp])))
-    trials = first.filter(first["rank"] == 0).select(
-        "period", "user_id", "account_id", start="timestamp",
-        group=(first[by].cast("string").fill_null("(none)") if by else ibis.literal("all")))
-    acts = e.filter(e.event == "activated").select(actor="user_id", at="timestamp")
-    act = trials.left_join(acts, [trials.user_id == acts.actor, acts.at >= trials.start]).group_by(
-        ["period", "user_id", "account_id", "start", "group"]).agg(activated_at=_.at.min())
-    if subscriptions is not None:
-        paid = first_paid_days(subscriptions).select(payer="account_id", paid_at="first_paid")
-        joined = act.left_join(paid, act.account_id == paid.payer)
-    else:
-        buys = e.filter(e.event == "purchase").group_by("user_id").agg(paid_at=_.timestamp.min())
-        buys = buys.select(payer="user_id", paid_at="paid_at")
-        joined = act.left_join(buys, act.user_id == buys.payer)
-    end = joined.start + ibis.interval(days=window_days)
-    pql = joined.activated_at.notnull() & (joined.activated_at <= end)
-    # a first paid day is a date: it may fall on the trial's own day, before its time of day
-    paid_in = joined.paid_at.notnull() & (joined.paid_at >= joined.start.truncate("D")) & (joined.paid_at <= end)
-    day = 86_400e6
-    totals = joined.group_by(["period", "group"]).agg(
-        trials=_.count(), pqls=pql.cast("int64").sum(), paid=paid_in.cast("int64").sum())
-    return with_medians(totals, joined, ["period", "group"], {
-        "days_pql": pql.ifelse(joined.activated_at.delta(joined.start, unit="microsecond") / day,
-                               ibis.null("float64")),
-        "days_paid": paid_in.ifelse(joined.paid_at.delta(joined.start, unit="microsecond") / day,
-                                    ibis.null("float64"))})
-
-
-def trial_funnel(events: Table, *, period: Period | str, window_days: int = 90,
-                 subscriptions: Table | None = None, by: str | None = None,
-                 visitors: pd.Series | None = None) -> pd.DataFrame:
-    """Visitors to trials, trials to product-qualified (``activated``) and to paying.
-
-    Trial users are the users with a ``trial_started`` event in the period; a trial
-    user is a PQL when it has an ``activated`` event at or after its trial start and
-    within ``window_days`` of it (an activation before the trial does not count), and
-    paid when its account's first paid day (from
-    ``subscriptions``; without them, a ``purchase`` event) falls within the window.
-
-    Returns
-    -------
-    DataFrame
-        One row per (group and) stage ``visitors``, ``trials``, ``pqls``, ``paid``:
-        ``count``, ``rate_from_previous`` (PQL and paid both over trials) and
-        ``median_days`` from the trial start. ``visitors``: as for :func:`period_flow`.
-    """
-    period = Period.parse(period)
-    if visitors is None:
-        visitors = unique_visitors(events, period=period, by=by)
-    found = run(trial_query(events, periods=[period], window_days=window_days, subscriptions=subscriptions,
-                            by=by)).set_index("group")
-    groups = [None] if by is None else sorted(visitors.index)
-    rows = []
-    for group in groups:
-        values = found.loc["all" if group is None else group] if ("all" if group is None else group) in \
-            found.index else {}
-        n_vis = int(visitors.get("all" if group is None else group, 0))
-        n_trial, n_pql, n_paid = (_whole(values.get(k)) for k in ("trials", "pqls", "paid"))
-        for stage, count, rate, days in (
-                ("visitors", n_vis, np.nan, np.nan),
-                ("trials", n_trial, ratio(n_trial, n_vis), np.nan),
-                ("pqls", n_pql, ratio(n_pql, n_trial), values.get("days_pql", np.nan)),
-                ("paid", n_paid, ratio(n_paid, n_trial), values.get("days_paid", np.nan))):
-            row = {"stage": stage, "count": count, "rate_from_previous": rate,
-                   "median_days": np.nan if days is None or pd.isna(days) else float(days)}
-            rows.append(row if group is None else {by: group, **row})
-    return pd.DataFrame(rows)
 
 
 def pipeline_query(opportunities: Table, *, periods: Sequence[Period | str], by: str | None = None) -> ibis.Table:
@@ -372,7 +263,7 @@ def funnel_history(*, periods: Sequence[Period | str], leads: Table | None = Non
                 row["visitors"] = int(visitors.get(str(p), 0))
             row.update({stage: int(flow.get((str(p), stage), 0)) for stage, _column in STAGES})
             c = conv.loc[str(p)] if str(p) in conv.index else {}
-            reached = {stage: _whole(c.get(f"reached_{stage}")) for stage, _column in STAGES}
+            reached = {stage: whole(c.get(f"reached_{stage}")) for stage, _column in STAGES}
             row["lead_to_sql_rate"] = ratio(reached["sqls"], reached["leads"])
             row["lead_to_customer_rate"] = ratio(reached["customers_won"], reached["leads"])
             row["mql_to_sql_rate"] = ratio(reached["sqls"], reached["mqls"])
@@ -386,10 +277,10 @@ def funnel_history(*, periods: Sequence[Period | str], leads: Table | None = Non
             n_vis = int(visitors.get(str(p), 0))
             row.setdefault("visitors", n_vis)
             t = trials.loc[str(p)] if str(p) in trials.index else {}
-            n_trial = _whole(t.get("trials"))
+            n_trial = whole(t.get("trials"))
             row["visitor_to_trial_rate"] = ratio(n_trial, n_vis)
-            row["trial_to_pql_rate"] = ratio(_whole(t.get("pqls")), n_trial)
-            row["trial_to_paid_rate"] = ratio(_whole(t.get("paid")), n_trial)
+            row["trial_to_pql_rate"] = ratio(whole(t.get("pqls")), n_trial)
+            row["trial_to_paid_rate"] = ratio(whole(t.get("paid")), n_trial)
     if opportunities is not None:
         pipe = pipeline(opportunities, periods=periods).set_index("period")
         for p in periods:

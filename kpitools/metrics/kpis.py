@@ -23,11 +23,12 @@ from ..sources.data import Dataset
 from .activation import ACTIVATION_KEYS, activation_history
 from .economics import UNIT_KEYS, unit_economics_history
 from .engagement import ENGAGEMENT_KEYS, active_history, feature_adoption
-from .funnel import FUNNEL_KEYS, funnel_history, unique_visitors_query
+from .funnel import FUNNEL_KEYS, funnel_history
 from .nps import nps_history, outside_history
 from .revenue import REVENUE_KEYS, early_churn_history, revenue_metrics
 from .sessions import SESSION_KEYS, session_history
 from .spend import cost_to_serve, spend_history
+from .visitors import unique_visitors_query
 
 __all__ = ["KpiFamily", "FAMILIES", "register", "compute_kpis", "kpis_for", "families_for"]
 

@@ -22,6 +22,7 @@ from ..errors import DialectError, KeyNameError
 from ..periods import Period
 from ..sources.schema import TABLES
 from .activation import ACTIVATION_KEYS, activation_query
+from .activity import activity_counts_query
 from .economics import paid_cac_query
 from .economics import revenue_query as recognised_query
 from .engagement import (
@@ -32,13 +33,14 @@ from .engagement import (
     lifecycle_query,
 )
 from .event_funnel import event_funnel_query
-from .funnel import conversion_query, flow_query, pipeline_query, trial_query, unique_visitors_query
+from .funnel import conversion_query, flow_query, pipeline_query
 from .mrr import bridge_query
 from .nps import nps_query
-from .retention import activity_counts_query
 from .revenue import REVENUE_KEYS, early_churn_query, revenue_query
 from .sessions import SESSION_KEYS, session_query
 from .spend import spend_query
+from .trials import trial_query
+from .visitors import unique_visitors_query
 
 __all__ = ["Query", "QUERIES", "EXPRESSIONS", "query_for", "contract_tables", "sql", "compile_all", "DIALECTS"]
 

@@ -20,7 +20,7 @@ from ibis import _
 
 from ..engine import Table, every_period, in_order, in_range, period_windows, run, table, within
 from ..periods import Period
-from .funnel import unique_visitors_query
+from .visitors import unique_visitors_query
 
 __all__ = ["sessionize", "sessions_query", "session_history", "session_metrics", "SESSION_KEYS"]
 

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..metrics.activity import activity_cohorts
 from ..metrics.funnel import cohort_conversion, period_flow
 from ..metrics.kpis import compute_kpis
 from ..metrics.quality import table_profile
-from ..metrics.retention import activity_cohorts, revenue_cohorts
+from ..metrics.retention import revenue_cohorts
 from ..metrics.revenue import revenue_metrics
 from ..periods import Period
 from ..sources.data import Dataset
