@@ -38,7 +38,7 @@ import pandas as pd
 from .periods import Period
 
 __all__ = ["table", "run", "utc", "in_range", "windows", "period_windows", "within", "in_periods",
-           "with_medians", "every_period", "in_order", "day_of", "literal_windows", "remembered", "whole",
+           "with_medians", "every_period", "in_order", "day_of", "literal_windows", "remembered", "whole", "utc_stamp",
            "Table"]
 
 Table = ir.Table | pd.DataFrame
@@ -126,14 +126,15 @@ def whole(value: object) -> int:
     return 0 if value is None or pd.isna(value) else int(value)
 
 
-def _utc_stamp(value: pd.Timestamp | str) -> pd.Timestamp:
+def utc_stamp(value: pd.Timestamp | str) -> pd.Timestamp:
+    """A time as a UTC pandas Timestamp (a naive one is read as UTC)."""
     stamp = pd.Timestamp(value)
     return stamp.tz_convert("UTC") if stamp.tzinfo else stamp.tz_localize("UTC")
 
 
 def utc(value: pd.Timestamp | str) -> ir.TimestampScalar:
     """A UTC timestamp literal."""
-    return ibis.literal(_utc_stamp(value).to_pydatetime(), type=UTC)
+    return ibis.literal(utc_stamp(value).to_pydatetime(), type=UTC)
 
 
 def in_range(column: ir.TimestampValue, start: pd.Timestamp | None, end: pd.Timestamp | None) -> ir.BooleanValue:
@@ -174,7 +175,7 @@ def windows(rows: Iterable[tuple[str, str, pd.Timestamp, pd.Timestamp]]) -> ir.T
     days from start to end). Joined on ``start <= t < end`` it groups rows of many
     periods in one query. See :func:`literal_windows`.
     """
-    rows = [(str(p), str(w), _utc_stamp(s), _utc_stamp(e)) for p, w, s, e in rows]
+    rows = [(str(p), str(w), utc_stamp(s), utc_stamp(e)) for p, w, s, e in rows]
     if not rows:
         raise ValueError("no time window given")
     days = [int((e - s) / pd.Timedelta(days=1)) for _, _, s, e in rows]

@@ -20,7 +20,7 @@ from ..periods import Period
 from .mrr import paid_spans, period_accounts
 from .retention import pooled_models, projected_ltv
 from .revenue import ratio, revenue_metrics
-from .spend import spend_history
+from .spend import cost_history, spend_history
 
 __all__ = ["UNIT_KEYS", "recognised_revenue", "revenue_query", "churn_average", "churn_averages", "unit_economics",
            "unit_economics_history",
@@ -160,8 +160,7 @@ def unit_economics_history(
     spent = spend_history(spend, periods=periods).set_index("period") if spend is not None else None
     cost = None
     if costs is not None:
-        cost = run(in_periods(costs, "date", periods).group_by("period").agg(total=_.amount.sum()))
-        cost = cost.set_index("period")["total"]
+        cost = cost_history(costs, periods=periods).set_index("period")["cost_to_serve"]
     paid = None
     if spend is not None and accounts is not None:
         paid = run(paid_cac_query(subscriptions, accounts, spend, periods=periods)).set_index("period")

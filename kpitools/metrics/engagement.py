@@ -17,7 +17,18 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
-from ..engine import Table, day_of, in_order, in_range, period_windows, run, table, windows, within
+from ..engine import (
+    Table,
+    day_of,
+    in_order,
+    in_range,
+    period_windows,
+    run,
+    table,
+    utc_stamp,
+    windows,
+    within,
+)
 from ..periods import Period
 
 __all__ = ["active_series", "active_users", "active_history", "first_seen", "feature_adoption", "lifecycle",
@@ -26,11 +37,6 @@ __all__ = ["active_series", "active_users", "active_history", "first_seen", "fea
 
 ENGAGEMENT_KEYS = ("dau_avg", "wau_avg", "mau", "stickiness", "new_users", "product_adoption_rate")
 _DAY = pd.Timedelta(days=1)
-
-
-def _utc_day(value: pd.Timestamp | str) -> pd.Timestamp:
-    stamp = pd.Timestamp(value)
-    return stamp.tz_convert("UTC") if stamp.tzinfo else stamp.tz_localize("UTC")
 
 
 def iso_weeks(period: Period) -> list[Period]:
@@ -148,7 +154,7 @@ def active_series(events: Table, *, start: pd.Timestamp | str, end: pd.Timestamp
         (the day and the 6 before it), ``mau`` (the day and the 29 before it);
         other windows as ``active_<n>d``. DAU <= WAU <= MAU on every day.
     """
-    first, last = _utc_day(start).normalize(), _utc_day(end)
+    first, last = utc_stamp(start).normalize(), utc_stamp(end)
     days = pd.date_range(first, last - pd.Timedelta(1), freq="D").as_unit("us")
     moves = run(active_series_query(events, start=first, end=last, windows=windows))
     moves["day"] = pd.to_datetime(moves["day"], utc=True)
@@ -164,7 +170,7 @@ def active_series_query(events: Table, *, start: pd.Timestamp, end: pd.Timestamp
                         windows: tuple[int, ...] = (1, 7, 30)) -> ibis.Table:
     """The expression of :func:`active_series`: ``day``, ``what`` (``begin`` or ``end <n>``
     for an n-day window) and ``n``, the covers begun or ended that day."""
-    pairs = active_pairs(events, _utc_day(start).normalize() - max(windows) * _DAY, _utc_day(end))
+    pairs = active_pairs(events, utc_stamp(start).normalize() - max(windows) * _DAY, utc_stamp(end))
     following = pairs.day.lead().over(ibis.window(group_by=pairs.user_id, order_by=pairs.day))
     covers = pairs.mutate(following=following)
     parts = [covers.group_by(day=covers.day).agg(n=_.count()).mutate(what=ibis.literal("begin"))]

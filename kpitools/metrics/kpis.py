@@ -27,7 +27,7 @@ from .funnel import FUNNEL_KEYS, funnel_history
 from .nps import nps_history, outside_history
 from .revenue import REVENUE_KEYS, early_churn_history, revenue_metrics
 from .sessions import SESSION_KEYS, session_history
-from .spend import cost_to_serve, spend_history
+from .spend import cost_history, spend_history
 from .visitors import unique_visitors_query
 
 __all__ = ["KpiFamily", "FAMILIES", "register", "compute_kpis", "kpis_for", "families_for"]
@@ -149,11 +149,6 @@ def _rows(frame: pd.DataFrame) -> ByPeriod:
     return {row.pop("period"): row for row in frame.to_dict("records")}
 
 
-def _each(periods: list[Period], compute: Callable[[Period], KpiValues]) -> ByPeriod:
-    """A family without a grouped query: one call per period."""
-    return {str(p): compute(p) for p in periods}
-
-
 @register("revenue", needs=("subscriptions",), keys=(*REVENUE_KEYS, "early_churn_rate"))
 def _revenue(data: Dataset, periods: list[Period], so_far: ByPeriod) -> ByPeriod:
     out = _rows(revenue_metrics(data.subscriptions, periods=periods))
@@ -173,7 +168,9 @@ def _spend(data: Dataset, periods: list[Period], so_far: ByPeriod) -> ByPeriod:
 def _costs(data: Dataset, periods: list[Period], so_far: ByPeriod) -> ByPeriod:
     if data.has("subscriptions"):  # the unit_economics family computes these with the rest
         return {}
-    return _each(periods, lambda p: cost_to_serve(data.costs, period=p, customers=None))
+    # without subscriptions there are no customers to divide by
+    return {p: {**values, "cost_to_serve_per_customer": None}
+            for p, values in _rows(cost_history(data.costs, periods=periods)).items()}
 
 
 @register("unit_economics", needs=("subscriptions",), keys=UNIT_KEYS)

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
-from ..engine import Table, every_period, run, table, windows
+from ..engine import Table, every_period, run, table, utc_stamp, windows
 from ..periods import Period
 
 __all__ = ["epoch_ns", "paid_spans", "account_mrr", "mrr_grid", "first_paid_day", "first_paid_days",
@@ -52,11 +52,6 @@ def epoch_ns(values: pd.Series | pd.DatetimeIndex, *, missing: int = _FAR_FUTURE
     out = values.asi8.copy()
     out[values.isna()] = missing
     return out
-
-
-def _day(value: pd.Timestamp | str) -> pd.Timestamp:
-    stamp = pd.Timestamp(value)
-    return (stamp.tz_convert("UTC") if stamp.tzinfo else stamp.tz_localize("UTC")).normalize()
 
 
 def paid_spans(subscriptions: Table) -> ibis.Table:
@@ -93,7 +88,7 @@ def mrr_grid(subscriptions: Table, days: Sequence[pd.Timestamp | str] | pd.Datet
         Index ``account_id`` (every account with a paid span), one column per day
         (sorted, UTC midnight), values the account's MRR that day (0 when not paying).
     """
-    wanted = sorted({_day(d) for d in days})
+    wanted = sorted({utc_stamp(d).normalize() for d in days})
     marks = windows((str(i), "day", d, d + pd.Timedelta(days=1)) for i, d in enumerate(wanted))
     long = run(account_mrr(subscriptions, marks))
     accounts = run(paid_spans(subscriptions).select("account_id").distinct())["account_id"]
@@ -132,7 +127,7 @@ def period_accounts(subscriptions: Table, periods: Sequence[Period], *, year_ago
         rows.append((str(p), "cur", p.last_day, p.start))
         if year_ago:
             rows.append((str(p), "base", p.same_period_last_year().last_day, p.start))
-    marks = windows((name, role, _day(day), start) for name, role, day, start in rows)
+    marks = windows((name, role, utc_stamp(day).normalize(), start) for name, role, day, start in rows)
     # ``end`` of a mark carries its period's start, for paid_before
     per = account_mrr(subscriptions, marks)
     per = per.join(marks.select("period", "window", period_start="end"), ["period", "window"])

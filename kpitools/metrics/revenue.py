@@ -14,7 +14,7 @@ import ibis
 import pandas as pd
 from ibis import _
 
-from ..engine import Table, every_period, remembered, run, table, windows, within
+from ..engine import Table, every_period, remembered, run, table, utc_stamp, windows, within
 from ..periods import Period
 from .mrr import BRIDGE_COLUMNS, bridge_frame, bridge_query, first_paid_days, period_accounts
 
@@ -54,8 +54,7 @@ def mrr_on(subscriptions: Table, day: pd.Timestamp | str) -> pd.Series:
     -----
     .. math:: \\mathrm{MRR}_a(d) = \\sum_{s \\in a} mrr_s \\,[start_s \\le d < end_s]
     """
-    d = pd.Timestamp(day)
-    d = (d.tz_localize("UTC") if d.tzinfo is None else d.tz_convert("UTC")).normalize()
+    d = utc_stamp(day).normalize()
     s = table(subscriptions)
     active = s.filter(s.start_date <= d.to_pydatetime(), s.end_date.isnull() | (s.end_date > d.to_pydatetime()))
     out = run(active.group_by("account_id").agg(mrr=_.mrr.sum()))

@@ -11,7 +11,8 @@ from ibis import _
 from ..engine import Table, every_period, in_periods, run
 from ..periods import Period
 
-__all__ = ["spend_query", "spend_history", "spend_totals", "cost_to_serve", "spend_by_channel", "cost_breakdown"]
+__all__ = ["spend_query", "spend_history", "spend_totals", "cost_history", "cost_to_serve", "spend_by_channel",
+           "cost_breakdown"]
 
 
 def spend_query(spend: Table, *, periods: Sequence[Period | str]) -> ibis.Table:
@@ -52,6 +53,16 @@ def spend_totals(spend: Table, *, period: Period | str) -> dict[str, float]:
     return row
 
 
+def cost_history(costs: Table, *, periods: Sequence[Period | str]) -> pd.DataFrame:
+    """Costs dated in each period: ``period``, ``cost_to_serve`` (0 for a period without
+    costs), one query for every period."""
+    periods = [Period.parse(p) for p in periods]
+    rows = in_periods(costs, "date", periods)
+    out = every_period(run(rows.group_by("period").agg(cost_to_serve=_.amount.sum())), periods)
+    out["cost_to_serve"] = out["cost_to_serve"].fillna(0.0).astype(float)
+    return out
+
+
 def cost_to_serve(costs: Table, *, period: Period | str, customers: int | None = None) -> dict[str, float | None]:
     """Costs dated in the period, in total and per paying customer.
 
@@ -61,9 +72,7 @@ def cost_to_serve(costs: Table, *, period: Period | str, customers: int | None =
         ``cost_to_serve`` (sum of ``amount``) and ``cost_to_serve_per_customer``
         (cost_to_serve / customers at period end; None without customers).
     """
-    rows = in_periods(costs, "date", [Period.parse(period)])
-    total = run(rows.aggregate(total=_.amount.sum()))["total"].iloc[0]
-    total = 0.0 if pd.isna(total) else float(total)
+    total = float(cost_history(costs, periods=[period])["cost_to_serve"].iloc[0])
     per = total / customers if customers else None
     return {"cost_to_serve": total, "cost_to_serve_per_customer": per}
 
