@@ -56,23 +56,15 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_kpis(args: argparse.Namespace) -> int:
-    import pandas as pd
 
     from .metrics.kpis import families_for, kpis_for
-    from .periods import FIRST_YEAR
-    from .sources.bounds import table_bounds
     from .sources.data import load
 
-    bounds = table_bounds(args.data).dropna()
-    if bounds.empty or bounds["first"].min().year < FIRST_YEAR or \
-            bounds["last"].max() > pd.Timestamp.now(tz="UTC"):
-        # no dated rows, or dates the contract rejects: load() says what is wrong, and where
-        bounds = load(args.data).time_bounds
-    periods = _periods(args, (bounds["first"].min(), bounds["last"].max()))
     keys = [k.strip() for k in args.keys.split(",") if k.strip()] if args.keys else None
     if keys is not None:
         families_for(keys)  # an unknown key is an error before any reading
     data = load(args.data)
+    periods = _periods(args, data.date_range)
     out = kpis_for(data, periods, keys=keys)
     if len(periods) == 1:
         out = out[str(periods[0])]
@@ -91,10 +83,9 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     if all(not w.lower().startswith("latest") for w in words) and args.periods is None:
         periods = [Period.parse(w) for w in words]  # named periods need no data
     else:
-        from .sources.bounds import table_bounds
+        from .sources.data import load
 
-        bounds = table_bounds(args.data).dropna()
-        periods = _periods(args, (bounds["first"].min(), bounds["last"].max()))
+        periods = _periods(args, load(args.data).date_range)
     text = sql(args.key, periods=periods, dialect=args.dialect).rstrip()
     print(f"-- kpitools sql {args.key}: {', '.join(map(str, periods))}, dialect {args.dialect}; tables named "
           f"as the data contract's (events, subscriptions, ...)\n{text};")
@@ -106,8 +97,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     data = load(args.data)
     start, end = data.date_range
-    for name, frame in data.tables.items():
-        print(f"{data.files[name].name:<28} {len(frame):>12,} rows")
+    for name, rows in data.row_counts().items():
+        print(f"{data.files[name].name:<28} {rows:>12,} rows")
     print(f"data from {start:%Y-%m-%d} to {end:%Y-%m-%d}; latest complete month "
           f"{data.latest_complete('M')}, quarter {data.latest_complete('Q')}")
     return 0

@@ -37,9 +37,9 @@ import pandas as pd
 
 from .periods import Period
 
-__all__ = ["table", "run", "utc", "in_range", "windows", "period_windows", "within", "in_periods",
-           "with_medians", "every_period", "in_order", "day_of", "literal_windows", "remembered", "whole", "utc_stamp",
-           "Table"]
+__all__ = ["table", "run", "connection", "engine_errors", "utc", "in_range", "windows", "period_windows",
+           "within", "in_periods", "with_medians", "every_period", "in_order", "day_of", "literal_windows",
+           "remembered", "whole", "utc_stamp", "Table", "UTC"]
 
 Table = ir.Table | pd.DataFrame
 
@@ -53,11 +53,32 @@ _WRAPPED: dict[int, tuple[weakref.ref, ir.Table]] = {}
 
 
 def _embedded_engine() -> None:
-    """The embedded DuckDB that runs memtables: in UTC, and with ``KPITOOLS_ENGINE_THREADS``
-    threads when set (the report runner sets it so that its workers share the cores)."""
+    """The embedded DuckDB that runs memtables and a data directory's files: in UTC, with
+    ``KPITOOLS_ENGINE_THREADS`` threads when set (the report runner sets it so that its
+    workers share the cores), at most ``KPITOOLS_ENGINE_MEMORY`` of memory (e.g. ``3GB``)
+    and spilling to ``KPITOOLS_ENGINE_SPILL`` (a folder) beyond it."""
+    config = {}
     threads = os.environ.get("KPITOOLS_ENGINE_THREADS", "")
     if threads.isdigit() and int(threads) > 0:
-        ibis.options.default_backend = ibis.duckdb.connect(threads=int(threads))
+        config["threads"] = int(threads)
+    if os.environ.get("KPITOOLS_ENGINE_MEMORY"):
+        config["memory_limit"] = os.environ["KPITOOLS_ENGINE_MEMORY"]
+    if os.environ.get("KPITOOLS_ENGINE_SPILL"):
+        config["temp_directory"] = os.environ["KPITOOLS_ENGINE_SPILL"]
+    if config:
+        ibis.options.default_backend = ibis.duckdb.connect(**config)
+
+
+def engine_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions an engine raises about the data it reads (not about our expressions)."""
+    import duckdb
+
+    return (duckdb.Error,)
+
+
+def connection() -> ibis.BaseBackend:
+    """The embedded DuckDB (see :func:`_embedded_engine`)."""
+    return ibis.get_backend()
 
 
 _embedded_engine()

@@ -1,5 +1,5 @@
 """One period's keys from a Parquet event log that reaches far before and after the
-period, the time filter of read_table, and the tables' time bounds from Parquet statistics.
+period, the period's filter in the Parquet scan, and the tables' time bounds.
 
 The hand-made log below is written as Parquet in row groups of 4 rows. Period: January 2024.
 
@@ -21,9 +21,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from kpitools import compute_kpis, load
-from kpitools.errors import DataError
-from kpitools.sources.bounds import table_bounds
-from kpitools.sources.data import read_table
 
 ROWS = [
     ("c", "2023-03-01T10:00:00Z", "page_view"),
@@ -83,47 +80,31 @@ def test_csv_event_log_is_read_whole(tmp_path):
     _events().assign(timestamp=lambda f: f["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")).to_csv(
         out / "events.csv", index=False)
     data = load(out)
-    assert len(data.events) == len(ROWS)
+    assert data.row_counts()["events"] == len(ROWS)
     assert compute_kpis(data, "2024-01")["new_users"] == 2
 
 
-def test_table_bounds_from_statistics_match_the_loaded_tables(small_dir):
-    fast = table_bounds(small_dir).set_index("table").sort_index()
-    slow = load(small_dir).time_bounds.set_index("table").sort_index()
-    pd.testing.assert_frame_equal(fast, slow, check_dtype=False)
+def test_time_bounds_by_hand(log_dir):
+    bounds = load(log_dir).time_bounds
+    assert bounds["table"].tolist() == ["events"]
+    assert bounds["first"].iloc[0] == pd.Timestamp("2023-03-01T10:00:00Z")
+    assert bounds["last"].iloc[0] == pd.Timestamp("2024-03-01T10:00:00Z")
 
 
-@pytest.mark.parametrize("fmt", ["parquet", "csv", "text-parquet"])
-def test_read_table_between(tmp_path, fmt):
-    frame = _events()
-    path = tmp_path / ("events.csv" if fmt == "csv" else "events.parquet")
-    if fmt == "parquet":
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, row_group_size=4)
-    else:  # timestamps as text: the range is applied after parsing
-        frame = frame.assign(timestamp=frame["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
-        frame.to_csv(path, index=False) if fmt == "csv" else frame.to_parquet(path, index=False)
-    got = read_table(path, "events", between=(pd.Timestamp("2024-01-05T10:00:00Z"), "2024-01-31T23:00:00Z"))
-    # start inclusive, end exclusive: a's 5 Jan view, d's 6 Jan view, b's two events of 20 Jan
-    assert got["timestamp"].dt.strftime("%d %H").tolist() == ["05 10", "06 10", "20 10", "20 11"]
-    tail = read_table(path, "events", between=(pd.Timestamp("2024-02-01", tz="UTC"), None))
-    assert len(tail) == 2
-    head = read_table(path, "events", where={"event": ["activated"]}, between=(None, pd.Timestamp("2024-01-01")))
-    assert head["user_id"].tolist() == ["c", "a"]
+def test_a_periods_filter_reaches_the_parquet_scan(log_dir):
+    from kpitools.engine import connection, in_range
 
-
-def test_errors_in_a_slice_are_numbered_among_the_rows_kept(tmp_path):
-    frame = _events()
-    frame.loc[9, "user_id"] = " "  # d's 6 Jan view
-    path = tmp_path / "events.parquet"
-    frame.to_parquet(path, index=False)
-    with pytest.raises(DataError, match="kept row 5"):
-        read_table(path, "events", between=(pd.Timestamp("2024-01-01", tz="UTC"), None))
+    events = load(log_dir).events
+    query = events.filter(in_range(events.timestamp, pd.Timestamp("2024-01-01"), pd.Timestamp("2024-02-01")))
+    plan = "\n".join(r[1] for r in connection().raw_sql(f"EXPLAIN {query.compile()}").fetchall())
+    scan = plan[plan.index("READ_PARQUET") if "READ_PARQUET" in plan else plan.index("PARQUET_SCAN"):]
+    assert "Filters" in scan and "timestamp" in scan.split("Filters", 1)[1][:200]
 
 
 def test_events_out_of_time_order_give_the_same_keys(small_dir):
     data = load(small_dir)
     shuffled = load(small_dir)
-    shuffled.tables["events"] = shuffled.events.sample(frac=1.0, random_state=5).reset_index(drop=True)
+    shuffled.tables["events"] = shuffled.events.to_pandas().sample(frac=1.0, random_state=5).reset_index(drop=True)
     assert compute_kpis(shuffled, "2025-04") == compute_kpis(data, "2025-04")
 
 

@@ -43,7 +43,7 @@ def test_printed_sql_gives_the_kpis(small, query):
     if not small.has(*query.needs):
         pytest.skip(f"the small data set has no {query.needs}")
     for name in query.needs:
-        frame = small.tables[name]  # noqa: F841 - read by DuckDB's replacement scan
+        frame = small.tables[name].to_pandas()  # noqa: F841 - read by DuckDB's replacement scan
         con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
     key = query.keys[0]
     got = con.execute(sql(key, periods=["2025-06"])).df()

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ..engine import Table, run, table
 from ..periods import Period
 from ..sources.data import Dataset
 from ..text.catalog import kpi
@@ -34,11 +35,13 @@ def kpi_history(data: Dataset, periods: Sequence[Period | str], keys: Sequence[s
     return pd.DataFrame(rows).astype({k: "float64" for k in (keys or [])}, errors="ignore")
 
 
-def target_for(targets: pd.DataFrame | None, period: Period | str, key: str) -> float | None:
-    """The target of a KPI for a period from the ``targets`` table, or None."""
+def target_for(targets: Table | None, period: Period | str, key: str) -> float | None:
+    """The target of a KPI for a period from the ``targets`` table, or None (the last
+    one, when the table names several)."""
     if targets is None:
         return None
-    hit = targets[(targets["period"] == str(Period.parse(period))) & (targets["kpi"] == key)]
+    t = table(targets)
+    hit = run(t.filter((t.period == str(Period.parse(period))) & (t.kpi == key)).select("target"))
     return float(hit["target"].iloc[-1]) if len(hit) else None
 
 

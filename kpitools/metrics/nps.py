@@ -12,7 +12,7 @@ from ibis import _
 from ..engine import Table, every_period, in_periods, run, table
 from ..periods import Period
 
-__all__ = ["nps_score", "nps_by", "nps_query", "nps_history", "outside_indicators", "outside_history", "NPS_KEYS"]
+__all__ = ["nps_score", "nps_by", "score_counts", "nps_query", "nps_history", "outside_indicators", "outside_history", "NPS_KEYS"]
 
 NPS_KEYS = ("nps", "promoters", "passives", "detractors", "webinar_attendees", "social_engagements")
 _COUNTS = ["responses", "promoters", "passives", "detractors"]
@@ -49,6 +49,17 @@ def nps_score(nps: Table, *, period: Period | str) -> dict[str, float]:
     row = nps_history(nps, periods=[period]).iloc[0].to_dict()
     row.pop("period")
     return row
+
+
+def score_counts(nps: Table, *, period: Period | str) -> pd.DataFrame:
+    """Responses per score in a period: one row per score 0 to 10 (``score``,
+    ``responses``), 0 where none."""
+    responses = in_periods(nps, "responded_at", [Period.parse(period)])
+    counted = run(responses.group_by("score").aggregate(responses=responses.count()))
+    every = pd.DataFrame({"score": range(11)})
+    out = every.merge(counted.astype({"score": "int64"}), on="score", how="left")
+    out["responses"] = out["responses"].fillna(0).astype("int64")
+    return out
 
 
 def nps_by(nps: Table, accounts: Table, *, period: Period | str, by: str = "segment") -> pd.DataFrame:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
+import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
+from ..engine import UTC, Table, run, table, utc, utc_stamp, whole
 from ..periods import Period, latest_complete
 from ..sources.data import Dataset
 from ..sources.schema import TABLES
@@ -53,28 +55,40 @@ ANALYSES: tuple[Analysis, ...] = (
 )
 
 
+def _table(data: Dataset, name: str) -> ir.Table | None:
+    frame = data.tables.get(name)
+    return None if frame is None else table(frame)
+
+
+def _tables(data: Dataset) -> list[tuple[str, ir.Table]]:
+    return [(name, table(frame)) for name, frame in data.tables.items()]
+
+
 def table_profile(data: Dataset) -> pd.DataFrame:
     """One row per contract table: file, rows, columns, first and last timestamp.
 
     Columns: ``table``, ``file``, ``rows``, ``columns``, ``first``, ``last``,
     ``needed_for``. Absent tables have ``rows`` 0 and ``file`` empty.
     """
+    counts = data.row_counts()
+    bounds = data.time_bounds.set_index("table")
     rows = []
     for name, spec in TABLES.items():
-        frame = data.tables.get(name)
-        first = last = pd.NaT
-        if frame is not None and spec.time_column and len(frame):
-            first, last = frame[spec.time_column].min(), frame[spec.time_column].max()
+        t = _table(data, name)
+        present = name in bounds.index
         rows.append({
             "table": name,
             "file": data.files[name].name if name in data.files else None,
-            "rows": 0 if frame is None else len(frame),
-            "columns": 0 if frame is None else frame.shape[1],
-            "first": first,
-            "last": last,
+            "rows": counts.get(name, 0),
+            "columns": 0 if t is None else len(t.columns),
+            "first": bounds.loc[name, "first"] if present else pd.NaT,
+            "last": bounds.loc[name, "last"] if present else pd.NaT,
             "needed_for": spec.needed_for,
         })
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    for c in ("first", "last"):
+        out[c] = pd.to_datetime(out[c], utc=True)
+    return out
 
 
 def empty_shares(data: Dataset) -> pd.DataFrame:
@@ -82,78 +96,96 @@ def empty_shares(data: Dataset) -> pd.DataFrame:
 
     Columns: ``table``, ``column``, ``required``, ``empty``, ``empty_share``
     (``empty / rows``, 0 for an empty table). Optional columns the file lacks
-    count as wholly empty.
+    count as wholly empty. One query per table.
     """
     rows = []
-    for name, frame in data.tables.items():
-        for col in TABLES[name].columns:
-            empty = int(frame[col.name].isna().sum())
+    for name, t in _tables(data):
+        columns = TABLES[name].columns
+        counts = run(t.aggregate(_rows=t.count(), **{f"c{i}": t[c.name].isnull().ifelse(1, 0).sum()
+                                                    for i, c in enumerate(columns)})).iloc[0]
+        n = whole(counts["_rows"])
+        for i, col in enumerate(columns):
+            empty = whole(counts[f"c{i}"])
             rows.append({"table": name, "column": col.name, "required": col.required,
-                         "empty": empty, "empty_share": empty / len(frame) if len(frame) else 0.0})
+                         "empty": empty, "empty_share": empty / n if n else 0.0})
     return pd.DataFrame(rows, columns=["table", "column", "required", "empty", "empty_share"])
 
 
-def overlapping_spans(subscriptions: pd.DataFrame) -> np.ndarray:
-    """For each subscription span, whether it starts before an earlier-starting span of the
-    same account has ended (ends are exclusive; an empty end is open). Legitimate for an
+def overlapping_spans(subscriptions: Table) -> pd.DataFrame:
+    """The subscription spans that start before an earlier-starting span of the same
+    account has ended (ends are exclusive; an empty end is open). Legitimate for an
     account with several products, so counted, not rejected.
+
+    Each span is compared with the latest end among the spans of its account that
+    start before it (by start, then ``subscription_id``): a window over the account's
+    spans, so the engine does the work.
 
     Returns
     -------
-    ndarray of bool
-        One value per row of ``subscriptions``, in its order.
+    DataFrame
+        ``subscription_id``, ``account_id``, ``start_date`` of each such span, by
+        account and start.
     """
-    if subscriptions.empty:
-        return np.zeros(0, dtype=bool)
-    frame = pd.DataFrame({"account": subscriptions["account_id"].to_numpy(),
-                          "start": subscriptions["start_date"].to_numpy(),
-                          "end": subscriptions["end_date"].fillna(pd.Timestamp.max.tz_localize("UTC")
-                                                                 .floor("D")).to_numpy(),
-                          "row": np.arange(len(subscriptions))}).sort_values(["account", "start", "row"])
-    reach = frame.groupby("account", sort=False)["end"].cummax()
-    before = reach.groupby(frame["account"], sort=False).shift()
-    overlap = (frame["start"] < before).to_numpy(dtype=bool)
-    out = np.zeros(len(subscriptions), dtype=bool)
-    out[frame["row"].to_numpy()] = overlap
-    return out
+    t = table(subscriptions)
+    far = ibis.literal(pd.Timestamp("9999-12-31", tz="UTC").to_pydatetime(), UTC)
+    order = [t.start_date, t.subscription_id]
+    so_far = ibis.window(group_by=t.account_id, order_by=order, rows=(None, 0))
+    spans = t.select("subscription_id", "account_id", "start_date",
+                     so_far=t.end_date.cast(UTC).fill_null(far).max().over(so_far))
+    before = ibis.window(group_by=spans.account_id, order_by=[spans.start_date, spans.subscription_id])
+    spans = spans.mutate(reach=spans.so_far.lag().over(before)).drop("so_far")
+    found = spans.filter(spans.start_date < spans.reach).drop("reach")
+    return run(found.order_by(["account_id", "start_date", "subscription_id"]))
+
+
+def _offenders(table_name: str, column: str, check: str, ids: ir.Table) -> ir.Table:
+    """One row of :func:`id_checks` from a table of offending ``id`` values (one row
+    per offending row): how many rows, how many distinct ids, the first three ids."""
+    first = ids.select("id").distinct().order_by("id").limit(3)
+    examples = first.aggregate(examples=first.id.cast("string").group_concat(", ", order_by=first.id))
+    counts = ids.aggregate(rows=ids.count(), distinct=ids.id.nunique())
+    return counts.cross_join(examples).mutate(table=ibis.literal(table_name), column=ibis.literal(column),
+                                              check=ibis.literal(check))
 
 
 def id_checks(data: Dataset) -> pd.DataFrame:
     """Duplicate ids, orphan references and overlapping subscription spans.
 
     Columns: ``table``, ``column``, ``check``, ``rows`` (offending rows),
-    ``distinct`` (distinct offending ids), ``examples`` (up to three).
+    ``distinct`` (distinct offending ids), ``examples`` (up to three, in order).
     Duplicates are counted for every id column (``account_id`` and ``lead_id``
     are already rejected on load); orphans are non-empty ``account_id`` values
     of leads, events and nps that are not in accounts; overlapping spans are
-    those of :func:`overlapping_spans`.
+    those of :func:`overlapping_spans`. One query for all of them.
     """
-    rows = []
-
-    def add(table: str, column: str, check: str, values: pd.Series) -> None:
-        distinct = values.dropna().unique()
-        rows.append({"table": table, "column": column, "check": check, "rows": len(values),
-                     "distinct": len(distinct),
-                     "examples": ", ".join(map(str, distinct[:3]))})
-
-    for table, column in (("accounts", "account_id"), ("leads", "lead_id"),
-                          ("opportunities", "opportunity_id")):
-        frame = data.tables.get(table)
-        if frame is not None:
-            ids = frame[column]
-            add(table, column, "duplicate id", ids[ids.duplicated(keep=False)])
+    parts = []
+    for name, column in (("accounts", "account_id"), ("leads", "lead_id"), ("opportunities", "opportunity_id")):
+        t = _table(data, name)
+        if t is not None:
+            ids = t.select(id=t[column])
+            repeated = ids.group_by("id").aggregate(n=ids.count()).filter(lambda r: r.n > 1)
+            parts.append(_offenders(name, column, "duplicate id", ids.filter(ids.id.isin(repeated.id))))
     if data.subscriptions is not None:
-        subs = data.subscriptions
-        add("subscriptions", "account_id", "overlapping spans (several products?)",
-            subs.loc[overlapping_spans(subs), "account_id"])
+        spans = ibis.memtable(overlapping_spans(data.subscriptions)[["account_id"]].astype("str"),
+                              schema={"account_id": "string"})
+        parts.append(_offenders("subscriptions", "account_id", "overlapping spans (several products?)",
+                                spans.select(id=spans.account_id)))
     if data.accounts is not None:
-        known = data.accounts["account_id"]
-        for table in ("subscriptions", "leads", "events", "nps"):
-            frame = data.tables.get(table)
-            if frame is not None:
-                ids = frame["account_id"]
-                add(table, "account_id", "unknown account", ids[ids.notna() & ~ids.isin(known)])
-    return pd.DataFrame(rows, columns=["table", "column", "check", "rows", "distinct", "examples"])
+        known = table(data.accounts).account_id
+        for name in ("subscriptions", "leads", "events", "nps"):
+            t = _table(data, name)
+            if t is not None:
+                ids = t.select(id=t.account_id)
+                parts.append(_offenders(name, "account_id", "unknown account",
+                                        ids.filter(ids.id.notnull() & ~ids.id.isin(known))))
+    columns = ["table", "column", "check", "rows", "distinct", "examples"]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    parts = [p.mutate(_order=ibis.literal(i)) for i, p in enumerate(parts)]
+    out = run(ibis.union(*parts) if len(parts) > 1 else parts[0]).sort_values("_order")
+    out["examples"] = out["examples"].fillna("")
+    out[["rows", "distinct"]] = out[["rows", "distinct"]].fillna(0).astype("int64")
+    return out[columns].reset_index(drop=True)
 
 
 def late_rows(data: Dataset, *, now: pd.Timestamp | None = None) -> pd.DataFrame:
@@ -172,18 +204,20 @@ def late_rows(data: Dataset, *, now: pd.Timestamp | None = None) -> pd.DataFrame
         day following the other tables' last timestamp; empty for the others).
         ``attrs["data_end"]`` holds that instant.
     """
-    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    now = utc_stamp(pd.Timestamp.now(tz="UTC") if now is None else now)
     bounds = data.time_bounds.set_index("table")
     others = bounds.drop(index="events", errors="ignore")["last"].dropna()
     data_end = others.max().normalize() + pd.Timedelta(days=1) if len(others) else pd.NaT
     rows = []
-    for table, row in bounds.iterrows():
-        values = data.tables[table][row["column"]]
-        after = None
-        if table == "events" and data_end is not pd.NaT:
-            after = int((values >= data_end).sum())
-        rows.append({"table": table, "last": row["last"], "in_future": int((values > now).sum()),
-                     "after_data_end": after})
+    for name, row in bounds.iterrows():
+        t = _table(data, name)
+        values = t[row["column"]]
+        measures = {"in_future": (values > utc(now)).ifelse(1, 0).sum()}
+        if name == "events" and data_end is not pd.NaT:
+            measures["after"] = (values >= utc(data_end)).ifelse(1, 0).sum()
+        got = run(t.aggregate(**measures)).iloc[0]
+        rows.append({"table": name, "last": row["last"], "in_future": whole(got["in_future"]),
+                     "after_data_end": whole(got["after"]) if "after" in got else None})
     out = pd.DataFrame(rows, columns=["table", "last", "in_future", "after_data_end"])
     out["after_data_end"] = out["after_data_end"].astype("Int64")
     out.attrs["data_end"] = data_end
@@ -250,20 +284,29 @@ def monthly_rows(data: Dataset) -> pd.DataFrame:
     """Rows per calendar month of each table's time column.
 
     Columns: ``table``, ``month`` (first day, UTC), ``rows``. Months without
-    rows inside a table's span appear with 0, so gaps in an export show.
+    rows inside a table's span appear with 0, so gaps in an export show. The
+    engine counts the rows of every table by month in one query.
     """
-    frames = []
-    for name, frame in data.tables.items():
+    parts = []
+    for name, t in _tables(data):
         col = TABLES[name].time_column
-        if not col or frame[col].isna().all():
+        if col:
+            rows = t.filter(t[col].notnull())
+            parts.append(rows.group_by(month=rows[col].truncate("M").cast(UTC))
+                         .aggregate(rows=rows.count()).mutate(table=ibis.literal(name)))
+    frames = []
+    counted = run(ibis.union(*parts)) if len(parts) > 1 else run(parts[0]) if parts else pd.DataFrame()
+    for name in data.tables:
+        mine = counted[counted["table"] == name] if len(counted) else counted
+        if mine.empty:
             continue
-        months = frame[col].dropna().dt.tz_convert(None).dt.to_period("M")
-        counts = months.value_counts().sort_index()
+        months = pd.to_datetime(mine["month"], utc=True).dt.tz_convert(None).dt.to_period("M")
+        counts = pd.Series(mine["rows"].to_numpy(), index=months).sort_index()
         full = pd.period_range(counts.index.min(), counts.index.max(), freq="M")
         counts = counts.reindex(full, fill_value=0)
         frames.append(pd.DataFrame({"table": name,
                                     "month": counts.index.to_timestamp().tz_localize("UTC"),
-                                    "rows": counts.to_numpy()}))
+                                    "rows": counts.to_numpy().astype("int64")}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["table", "month", "rows"])
 
@@ -306,17 +349,23 @@ def category_values(data: Dataset, *, top: int = 12) -> pd.DataFrame:
               "events": ("event", "channel"), "leads": ("channel",),
               "opportunities": ("status", "channel"), "spend": ("channel", "category"),
               "costs": ("category",), "channel_metrics": ("channel", "metric")}
-    frames = []
-    for table, columns in wanted.items():
-        frame = data.tables.get(table)
-        if frame is None:
+    parts = []
+    counts = data.row_counts()
+    for name, columns in wanted.items():
+        t = _table(data, name)
+        if t is None:
             continue
         for column in columns:
-            counts = frame[column].value_counts(dropna=True)
-            head = counts.head(top)
-            frames.append(pd.DataFrame({"table": table, "column": column,
-                                        "value": head.index.astype(str), "rows": head.to_numpy(),
-                                        "share": head.to_numpy() / max(len(frame), 1)}))
-    if not frames:
-        return pd.DataFrame(columns=["table", "column", "value", "rows", "share"])
-    return pd.concat(frames, ignore_index=True)
+            values = t.filter(t[column].notnull())
+            ranked = values.group_by(value=values[column].cast("string")).aggregate(rows=values.count())
+            ranked = ranked.order_by([ibis.desc("rows"), "value"]).limit(top)
+            parts.append(ranked.mutate(table=ibis.literal(name), column=ibis.literal(column),
+                                       share=ranked.rows / max(counts.get(name, 0), 1)))
+    columns = ["table", "column", "value", "rows", "share"]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    out = run(ibis.union(*parts) if len(parts) > 1 else parts[0])
+    order = {(t, c): i for i, (t, cs) in enumerate((t, cs) for t, cs in wanted.items()) for c in cs}
+    out["_order"] = [order[(t, c)] for t, c in zip(out["table"], out["column"], strict=True)]
+    out = out.sort_values(["_order", "rows", "value"], ascending=[True, False, True], kind="stable")
+    return out[columns].reset_index(drop=True)

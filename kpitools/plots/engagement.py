@@ -61,10 +61,11 @@ def nps_trend(table: pd.DataFrame, *, ax: Axes | None = None, title: str = "") -
     return ax
 
 
-def score_distribution(scores: pd.Series, *, ax: Axes | None = None, title: str = "") -> Axes:
-    """Responses per score 0-10, coloured as detractors, passives and promoters."""
+def score_distribution(counts: pd.DataFrame, *, ax: Axes | None = None, title: str = "") -> Axes:
+    """Responses per score 0-10 (the result of :func:`kpitools.metrics.nps.score_counts`),
+    coloured as detractors, passives and promoters."""
     ax = axes(ax)
-    counts = scores.value_counts().reindex(range(11), fill_value=0)
+    counts = counts.set_index("score")["responses"].reindex(range(11), fill_value=0)
     colors = ["#e76f51"] * 7 + ["#adb5bd"] * 2 + ["#2a9d8f"] * 2
     ax.bar(counts.index, counts.to_numpy(), color=colors)
     ax.set_xticks(range(11))

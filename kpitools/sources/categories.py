@@ -13,7 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import ibis
 import pandas as pd
+from ibis import _
+
+from ..engine import Table, run, table
 
 __all__ = ["OTHER", "VOCABULARIES", "top_values", "limit_categories"]
 
@@ -42,14 +46,15 @@ def top_values(counts: pd.Series, n: int, *, keep: Iterable[str] = ()) -> set[st
     return set(ranked["value"].head(n)) | set(keep)
 
 
-def limit_categories(tables: dict[str, pd.DataFrame], n: int = 12) -> dict[str, pd.DataFrame]:
+def limit_categories(tables: dict[str, Table], n: int = 12) -> dict[str, Table]:
     """The tables with every vocabulary of more than ``n`` values cut to its ``n`` most
     common values and :data:`OTHER`.
 
     Parameters
     ----------
-    tables : dict of name to DataFrame
-        Contract tables (as in :attr:`kpitools.Dataset.tables`).
+    tables : dict of name to table
+        Contract tables (as in :attr:`kpitools.Dataset.tables`): Ibis tables or
+        pandas DataFrames.
     n : int
         How many values each vocabulary keeps: those with the largest share of rows,
         summed over the tables that use it (each table weighs the same, so the event
@@ -57,24 +62,30 @@ def limit_categories(tables: dict[str, pd.DataFrame], n: int = 12) -> dict[str, 
 
     Returns
     -------
-    dict of name to DataFrame
-        The same frames where nothing changes; copies where a column was relabelled.
+    dict of name to Ibis table
+        The same tables where nothing changes; where a column is relabelled, an
+        expression that relabels it. The shares are counted by the engine, one
+        query per vocabulary.
     """
     out = dict(tables)
     for vocabulary, places in VOCABULARIES.items():
-        present = [(t, c) for t, c in places if t in out and c in out[t]]
+        present = [(t, c) for t, c in places if t in out and c in out[t].columns]
         if not present:
             continue
-        counts = pd.concat([out[t][c].value_counts(dropna=True, normalize=True) for t, c in present])
-        counts = counts.groupby(level=0).sum()
-        if len(counts) <= n:
+        parts = []
+        for name, column in present:
+            t = table(out[name])
+            shares = t.filter(t[column].notnull()).group_by(value=t[column]).aggregate(rows=_.count())
+            parts.append(shares.mutate(table=ibis.literal(name), share=_.rows / _.rows.sum().over()))
+        counts = run(ibis.union(*parts) if len(parts) > 1 else parts[0])
+        totals = counts.groupby("value")["share"].sum()
+        if len(totals) <= n:
             continue
-        kept = top_values(counts, n, keep=_KEEP.get(vocabulary, ()))
-        for table, column in present:
-            values = out[table][column]
-            merged = values.notna() & ~values.isin(list(kept))
-            if merged.any():
-                frame = out[table].copy()
-                frame[column] = values.where(~merged, OTHER)
-                out[table] = frame
+        kept = top_values(totals, n, keep=_KEEP.get(vocabulary, ()))
+        for name, column in present:
+            if set(counts.loc[counts["table"] == name, "value"]) <= kept:
+                continue
+            t = table(out[name])
+            merged = t[column].notnull() & ~t[column].isin(sorted(kept))
+            out[name] = t.mutate(**{column: ibis.ifelse(merged, ibis.literal(OTHER, "string"), t[column])})
     return out

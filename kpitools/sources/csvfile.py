@@ -15,19 +15,19 @@ __all__ = ["csv_record_lines", "ragged_error"]
 
 
 def ragged_error(path: Path, shown: str) -> DataError:
-    """The error for a CSV whose rows have more fields than its header (error path only)."""
+    """The error for a CSV whose rows have more fields than its header (error path only;
+    a row with fewer has its last values empty)."""
     with path.open(newline="", encoding="utf-8", errors="replace") as handle:
         reader = csv.reader(handle, skipinitialspace=True)
         width = len(next(reader, []))
-        bad, last = [], reader.line_num
+        more, last = [], reader.line_num
         for row in reader:
             if len(row) > width:
-                bad.append(last + 1)  # the line the record starts on
+                more.append(last + 1)  # the line the record starts on
             last = reader.line_num
-    shown_lines = ", ".join(map(str, bad[:5])) + (f" (and {len(bad) - 5} more)" if len(bad) > 5 else "")
-    return DataError(f"{shown}: line {shown_lines} has more fields than the header's {width}; "
-                     "expected one value per column (quote values that contain commas)",
-                     file=shown, rows=bad[:5])
+    lines = ", ".join(map(str, more[:5])) + (f" (and {len(more) - 5} more)" if len(more) > 5 else "")
+    return DataError(f"{shown}: line {lines} has more fields than the header's {width}; expected one value "
+                     "per column (quote values that contain commas)", file=shown, rows=more[:5])
 
 
 def csv_record_lines(path: Path) -> np.ndarray:

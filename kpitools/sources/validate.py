@@ -1,10 +1,11 @@
-"""Parse and check one table against the data contract.
+"""Check one table against the data contract, in the data's engine.
 
-Every rule under "Bad input" in the contract lives here and in
-:mod:`kpitools.sources.columns`. Every problem of a table is found before anything is
-raised; they come as one :class:`~kpitools.errors.DataError` that names, for each,
-the file, the column, what was expected and up to five offending rows as numbered
-in the file; never a traceback from inside pandas.
+Every rule under "Bad input" in the contract is an engine expression (see
+:mod:`kpitools.sources.columns`). A table's rules are counted in one scan; only for a
+rule that some rows break are up to five of those rows fetched, numbered as in the file.
+Every problem of a table is found before anything is raised; they come as one
+:class:`~kpitools.errors.DataError` that names, for each, the file, the column, what was
+expected and the offending rows; never a traceback from inside pandas or the engine.
 """
 
 from __future__ import annotations
@@ -12,16 +13,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
 from ..errors import DataError, InvalidValueError, MissingColumnError
-from .columns import Problem, empty_column, parse_column
+from .columns import Rule, clean_value, column_rules, empty_value, period_names
 from .schema import Table, table_spec
 
-__all__ = ["Source", "parse_table", "check_table", "check_references"]
+__all__ = ["Source", "ROW", "Checked", "validate", "check_table", "check_references"]
 
 MAX_ROWS_SHOWN = 5
+# the column of a raw table that numbers its rows from 0 in the order of the file
+ROW = "__row"
 
 
 @dataclass(frozen=True)
@@ -30,23 +35,21 @@ class Source:
 
     ``row_offset`` is added to a row's 0-based position: 2 for a CSV file (the
     header is line 1), 1 for a Parquet file. ``index`` replaces positions by
-    index labels, for a DataFrame passed in directly. ``kept`` maps the rows read
-    to their positions in the file when only some were kept. ``lines`` gives the
-    first line of each record of a CSV file (a quoted value may span lines); it is
-    called only when a row is named in an error.
+    index labels, for a DataFrame passed in directly. ``lines`` gives the first line
+    of each record of a CSV file (a quoted value may span lines); it is called only
+    when a row is named in an error.
     """
 
     file: str
     row_word: str = "line"
     row_offset: int = 2
     index: pd.Index | None = None
-    kept: np.ndarray | None = None
     lines: Callable[[], np.ndarray] | None = None
 
     def row_number(self, position: int) -> int | str:
         if self.index is not None:
             return self.index[position]
-        position = int(self.kept[position]) if self.kept is not None else int(position)
+        position = int(position)
         if self.lines is not None:
             lines = self.lines()
             if position < len(lines):
@@ -55,52 +58,67 @@ class Source:
 
 
 def _show(value: object) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT or value is pd.NA:
         return "(empty)"
     text = str(value)
     return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
-def _error(raw: pd.DataFrame, source: Source, problem: Problem) -> InvalidValueError:
-    return _fail(raw, source, problem.column, problem.bad, problem.problem, problem.expected,
-                 show=problem.show or None)
-
-
-def _fail(
-    raw: pd.DataFrame,
-    source: Source,
-    column: str,
-    bad: np.ndarray,
-    problem: str,
-    expected: str,
-    show: Sequence[str] | None = None,
-) -> InvalidValueError:
-    """One InvalidValueError for the rows where ``bad`` is True."""
-    positions = np.flatnonzero(bad)
-    show = list(show or [column])
-    shown = positions[:MAX_ROWS_SHOWN]
-    numbers = [source.row_number(p) for p in shown]
+def _failure(rows: pd.DataFrame, count: int, source: Source, column: str, problem: str, expected: str,
+             show: Sequence[str]) -> InvalidValueError:
+    """One InvalidValueError for ``count`` offending rows, of which ``rows`` (column
+    :data:`ROW` and the columns in ``show``) are named."""
+    numbers = [source.row_number(p) for p in rows[ROW]]
     parts = []
-    for pos, number in zip(shown, numbers, strict=True):
-        values = ", ".join(f"{c}={_show(raw[c].iloc[pos])}" for c in show if c in raw)
+    for (_, row), number in zip(rows.iterrows(), numbers, strict=True):
+        values = ", ".join(f"{c}={_show(row[c])}" for c in show if c in row)
         parts.append(f"{source.row_word} {number}: {values}")
-    more = f" (and {len(positions) - len(shown)} more)" if len(positions) > len(shown) else ""
-    rows_word = "row has" if len(positions) == 1 else "rows have"
+    more = f" (and {count - len(rows)} more)" if count > len(rows) else ""
+    rows_word = "row has" if count == 1 else "rows have"
     message = (
-        f"{source.file}, column '{column}': {len(positions)} {rows_word} {problem}; "
+        f"{source.file}, column '{column}': {count} {rows_word} {problem}; "
         f"expected {expected}.\n  " + "\n  ".join(parts) + more
     )
     return InvalidValueError(message, file=source.file, column=column, rows=numbers)
 
 
-def parse_table(raw: pd.DataFrame, spec: Table | str, source: Source, *,
-                now: pd.Timestamp | None = None) -> pd.DataFrame:
-    """Parse a raw table into the contract's types, enforcing every rule.
+def find_problems(table: ir.Table, rules: Sequence[Rule], source: Source) -> list[InvalidValueError]:
+    """The rules some rows of ``table`` break (counted in one scan), each as an error
+    naming up to five of its rows (``table`` has the column :data:`ROW`)."""
+    if not rules:
+        return []
+    # a rule that does not depend on the row (a column of an unknown type) is a scalar
+    flags = [(rule.bad & table[ROW].notnull() if isinstance(rule.bad, ir.Scalar) else rule.bad).fill_null(False)
+             for rule in rules]
+    counts = table.aggregate(**{f"r{i}": ibis.ifelse(f, 1, 0).sum() for i, f in enumerate(flags)}).to_pandas()
+    errors = []
+    for i, (rule, flag) in enumerate(zip(rules, flags, strict=True)):
+        count = counts[f"r{i}"].iloc[0]
+        if pd.isna(count) or int(count) == 0:
+            continue
+        show = list(rule.show or (rule.column,))
+        rows = table.filter(flag).order_by(ROW).limit(MAX_ROWS_SHOWN).select(ROW, *show).to_pandas()
+        errors.append(_failure(rows, int(count), source, rule.column, rule.problem, rule.expected, show))
+    return errors
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A table that keeps the contract: ``clean`` in the contract's types for the
+    metrics, ``typed`` the same with :data:`ROW`, for checks across tables."""
+
+    clean: ir.Table
+    typed: ir.Table
+
+
+def validate(raw: ir.Table, spec: Table | str, source: Source, *, now: pd.Timestamp | None = None) -> Checked:
+    """The raw table in the contract's types, once every rule holds.
 
     Parameters
     ----------
-    raw : DataFrame
-        The table as read (CSV as strings, Parquet as stored).
+    raw : Ibis table
+        The table as stored (CSV as text, Parquet or a database as typed there), with
+        the column :data:`ROW` numbering its rows from 0 as in the file.
     spec : Table or str
         The contract table, or its name.
     source : Source
@@ -112,61 +130,64 @@ def parse_table(raw: pd.DataFrame, spec: Table | str, source: Source, *,
 
     Returns
     -------
-    DataFrame
-        A new frame: ids and text as strings, timestamps and dates as
-        ``datetime64[ns, UTC]``, money and numbers as float, scores as Int64.
-        Optional columns that were absent are added empty; extra columns are
-        kept as they were.
+    Checked
+        Expressions over ``raw``: ids and text as strings, timestamps and dates as
+        UTC timestamps, money and numbers as float64, scores as int64. Optional
+        columns that were absent are added empty; extra columns are kept as they were.
 
     Raises
     ------
     DataError
-        Every problem of the table together (see :meth:`DataError.together`).
+        Every problem of the table together (see :meth:`DataError.together`); its
+        ``frame`` is the table as far as it could be read, for checks across tables.
     """
     spec = table_spec(spec) if isinstance(spec, str) else spec
     now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
-    raw = raw.reset_index(drop=True) if source.index is None else raw
+    columns = [c for c in raw.columns if c != ROW]
     errors: list[DataError] = []
-    missing = [c for c in spec.required_columns if c not in raw.columns]
+    missing = [c for c in spec.required_columns if c not in columns]
     if missing:
         names = ", ".join(f"'{m}'" for m in missing)
-        found = ", ".join(f"'{c}'" for c in raw.columns) or "none"
+        found = ", ".join(f"'{c}'" for c in columns) or "none"
         errors.append(MissingColumnError(
             f"{source.file}: required column {names} is missing; expected the columns of "
             f"the '{spec.name}' table ({', '.join(spec.required_columns)}), found {found}.",
             file=source.file,
             column=missing[0],
         ))
-    out, problems = {}, []
+    typed: dict[str, ir.Value] = {}
+    clean: dict[str, ir.Value] = {}
+    rules: list[Rule] = []
     for col in spec.columns:
-        if col.name in raw.columns:
-            out[col.name], found = parse_column(raw, col, now=now)
-            problems += found
-        else:
-            out[col.name] = empty_column(col, raw.index)
-    frame = pd.DataFrame(out, index=raw.index)
-    for extra in raw.columns:
-        if extra not in frame.columns:
-            frame[extra] = raw[extra]
-
+        if col.name not in columns:
+            typed[col.name] = clean[col.name] = empty_value(col)
+            continue
+        periods = None
+        if col.kind == "period":
+            texts = raw.select(v=raw[col.name].cast("string")).distinct().to_pandas()["v"].dropna()
+            periods = period_names(texts.tolist())
+        typed[col.name], found = column_rules(raw, col, now=now, periods=periods)
+        clean[col.name] = clean_value(raw[col.name], col, periods=periods)
+        rules += found
     for col in spec.columns:
-        if col.unique:
-            dup = frame[col.name].duplicated(keep=False).to_numpy() & frame[col.name].notna().to_numpy()
-            if dup.any():
-                problems.append(Problem(col.name, dup, "a repeated id", "each id once"))
+        if col.unique and col.name in columns:
+            ids = raw.select(_id=typed[col.name])
+            repeated = ids.group_by("_id").aggregate(_n=ids.count()).filter(lambda t: t._n > 1)
+            rules.append(Rule(col.name, typed[col.name].isin(repeated._id), "a repeated id", "each id once"))
     for later, earlier, expected in _ORDER.get(spec.name, ()):
-        bad = (frame[later] < frame[earlier]).fillna(False).to_numpy(dtype=bool)
-        if bad.any():
+        if later in columns and earlier in columns:
             article = "an" if later[0] in "aeiou" else "a"
-            problems.append(Problem(later, bad, f"{article} {later} before its {earlier}", expected,
-                                    (earlier, later)))
-    errors += [_error(raw, source, p) for p in problems]
+            rules.append(Rule(later, typed[later] < typed[earlier], f"{article} {later} before its {earlier}",
+                              expected, (earlier, later)))
+    extras = [c for c in columns if c not in typed]
+    frame = raw.select(ROW, *[v.name(k) for k, v in typed.items()], *extras)
+    errors += find_problems(raw, rules, source)
     if errors:
         error = DataError.together(errors)
-        error.frame = frame.reset_index(drop=True)  # what could be read, for checks across tables
+        error.frame = frame  # what could be read, for checks across tables
         error.table = spec.name
         raise error
-    return frame.reset_index(drop=True)
+    return Checked(clean=raw.select(*[v.name(k) for k, v in clean.items()], *extras), typed=frame)
 
 
 # (later column, earlier column, what is expected) for the tables whose rows hold two times
@@ -177,28 +198,23 @@ _ORDER = {
 }
 
 
-def check_table(frame: pd.DataFrame, table: str) -> pd.DataFrame:
-    """Validate a DataFrame an analyst passes straight to a metric function.
-
-    Offending rows are named by the frame's index labels.
-    """
+def check_table(frame: pd.DataFrame, table: str, *, now: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Validate a DataFrame an analyst passes straight to a metric function, and return it
+    in the contract's types. Offending rows are named by the frame's index labels."""
     source = Source(file=f"the '{table}' DataFrame", row_word="index", index=frame.index)
-    return parse_table(frame, table, source)
+    raw = frame.reset_index(drop=True)
+    raw.insert(0, ROW, np.arange(len(raw), dtype="int64"))
+    checked = validate(ibis.memtable(raw), table, source, now=now).typed
+    out = checked.order_by(ROW).to_pandas().drop(columns=ROW)
+    out.index = frame.index
+    return out
 
 
-def check_references(
-    child: pd.DataFrame,
-    column: str,
-    parent: pd.DataFrame,
-    parent_column: str,
-    source: Source,
-    parent_file: str,
-) -> None:
-    """Every non-empty ``child[column]`` must exist in ``parent[parent_column]``."""
-    from .membership import isin
-
+def check_references(child: ir.Table, column: str, parent: ir.Table, parent_column: str,
+                     source: Source, parent_file: str) -> list[InvalidValueError]:
+    """The error (if any) for the non-empty ``child[column]`` missing from
+    ``parent[parent_column]`` (``child`` has the column :data:`ROW`)."""
     values = child[column]
-    bad = values.notna().to_numpy() & ~isin(values, parent[parent_column])
-    if bad.any():
-        raise _fail(child, source, column, bad, f"an id missing from {parent_file}",
-                    f"every {column} to exist in {parent_file}")
+    rule = Rule(column, values.notnull() & ~values.isin(parent[parent_column]),
+                f"an id missing from {parent_file}", f"every {column} to exist in {parent_file}")
+    return find_problems(child, [rule], source)
