@@ -100,16 +100,26 @@ def kpis_for(data: Dataset, periods: Sequence[Period | str], *, keys: Sequence[s
     Notes
     -----
     Each period's values are kept on the Dataset, so a history and the tiles of the
-    same periods compute each period once.
+    same periods compute each period once; within a report run, the notebooks share
+    them (see :mod:`kpitools.sources.shared`).
     """
     periods = list(dict.fromkeys(Period.parse(p) for p in periods))
     families = FAMILIES if keys is None else families_for(keys)
     suffix = "" if keys is None else " " + ",".join(f.name for f in families)
     names = {p: data.cache_key(f"kpis {p}{suffix}") for p in periods}
+    shared = {p: data.shared_key(f"kpis {p}{suffix}") for p in periods}
+    for p in periods:  # computed by another notebook of the same report run
+        if names[p] not in data.cache and shared[p] is not None:
+            found = data.shared.get(shared[p])
+            if found is not None:
+                data.cache[names[p]] = found
     missing = [p for p in periods if names[p] not in data.cache]
     if missing:
         for p, values in _compute(data, missing, families).items():
-            data.cache[names[Period.parse(p)]] = values
+            period = Period.parse(p)
+            data.cache[names[period]] = values
+            if shared[period] is not None:
+                data.shared.put(shared[period], values)
     out = {}
     for p in periods:
         values = dict(data.cache[names[p]])

@@ -12,7 +12,8 @@ from ibis import _
 from ..engine import Table, every_period, in_periods, run, table
 from ..periods import Period
 
-__all__ = ["nps_score", "nps_by", "score_counts", "nps_query", "nps_history", "outside_indicators", "outside_history", "NPS_KEYS"]
+__all__ = ["nps_score", "nps_by", "score_counts", "nps_query", "nps_history", "outside_indicators",
+           "outside_history", "NPS_KEYS"]
 
 NPS_KEYS = ("nps", "promoters", "passives", "detractors", "webinar_attendees", "social_engagements")
 _COUNTS = ["responses", "promoters", "passives", "detractors"]

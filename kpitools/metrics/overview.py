@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..engine import run, table
 from ..periods import Period
 from ..text.catalog import format_value, kpi
 from ..text.display import escape
@@ -153,7 +154,8 @@ def goals(now: dict, targets: pd.DataFrame | None, *, period: Period | str, data
     period = Period.parse(period)
     if targets is None:
         return pd.DataFrame(columns=["kpi", "label", "actual", "target", "gap", "better", "status"])
-    rows = targets[targets["period"] == str(period)]
+    t = table(targets)
+    rows = run(t.filter(t.period == str(period)).select("kpi", "target"))
     covered = data_end.normalize() + pd.Timedelta(days=1)
     running = covered < period.end
     elapsed = min(max((covered - period.start) / (period.end - period.start), 0.0), 1.0)

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import ibis
 import numpy as np
 import pandas as pd
 
+from ..engine import Table, run, table, utc
 from ..periods import Period, period_index
 from .mrr import first_paid_day, mrr_grid
 from .sbg import SBG, fit_sbg, fit_sbg_cohorts
@@ -103,14 +105,14 @@ def _ever(active: np.ndarray) -> np.ndarray:
     return np.flip(np.maximum.accumulate(np.flip(active, axis=1), axis=1), axis=1)
 
 
-def _paying_matrix(subscriptions: pd.DataFrame, accounts: Sequence[str], periods: list[Period],
+def _paying_matrix(subscriptions: Table, accounts: Sequence[str], periods: list[Period],
                    ) -> np.ndarray:
     grid = mrr_grid(subscriptions, [p.last_day for p in periods]).reindex(accounts, fill_value=0.0)
     return grid.to_numpy()
 
 
-def revenue_cohorts(subscriptions: pd.DataFrame, *, through: Period | str, kind: str = "M",
-                    mode: str = "on", accounts: pd.DataFrame | None = None, by: str | None = None,
+def revenue_cohorts(subscriptions: Table, *, through: Period | str, kind: str = "M",
+                    mode: str = "on", accounts: Table | None = None, by: str | None = None,
                     data_end: pd.Timestamp | None = None) -> pd.DataFrame:
     """Logo and revenue retention of cohorts by first paid period.
 
@@ -158,15 +160,22 @@ def revenue_cohorts(subscriptions: pd.DataFrame, *, through: Period | str, kind:
                  data_end, mode, mrr=grid)
 
 
-def _group_values(accounts: pd.DataFrame | None, by: str | None, ids: pd.Index) -> np.ndarray | None:
+def _account_labels(accounts: Table, by: str) -> pd.Series:
+    """``accounts[by]`` by account id (one value per account, from the engine)."""
+    acc = table(accounts)
+    frame = run(acc.select("account_id", label=acc[by].cast("string")))
+    return frame.drop_duplicates("account_id", keep="last").set_index("account_id")["label"]
+
+
+def _group_values(accounts: Table | None, by: str | None, ids: pd.Index) -> np.ndarray | None:
     if by is None:
         return None
     if accounts is None:
         raise ValueError(f"a breakdown by {by!r} needs the accounts table")
-    return accounts.set_index("account_id")[by].reindex(ids).fillna("(unknown)").astype(str).to_numpy()
+    return _account_labels(accounts, by).reindex(ids).fillna("(unknown)").astype(str).to_numpy()
 
 
-def signup_cohorts(accounts: pd.DataFrame, subscriptions: pd.DataFrame, *, through: Period | str,
+def signup_cohorts(accounts: Table, subscriptions: Table, *, through: Period | str,
                    kind: str = "M", mode: str = "on", by: str | None = None,
                    data_end: pd.Timestamp | None = None) -> pd.DataFrame:
     """Cohorts by ``accounts.signup_at``; an account is active in period k when it pays on
@@ -177,12 +186,15 @@ def signup_cohorts(accounts: pd.DataFrame, subscriptions: pd.DataFrame, *, throu
     through = Period.parse(through)
     if through.kind != kind:
         through = Period.containing(through.last_day, kind)
-    acc = accounts[accounts["signup_at"] < through.end]
+    t = table(accounts)
+    t = t.filter(t.signup_at < utc(through.end))
+    acc = run(t.select("account_id", "signup_at", *([] if by is None else [t[by].cast("string").name("group")])))
+    acc["signup_at"] = pd.to_datetime(acc["signup_at"], utc=True)
     origin = Period.containing(acc["signup_at"].min(), kind)
     periods = _periods_between(origin, through)
     cohort_idx = period_index(acc["signup_at"], origin)
     active = _paying_matrix(subscriptions, acc["account_id"], periods) > 0
-    groups = acc[by].fillna("(unknown)").astype(str).to_numpy() if by else None
+    groups = acc["group"].fillna("(unknown)").astype(str).to_numpy() if by else None
     return _tidy(active, _ever(active), _alive(active, cohort_idx), cohort_idx, periods, groups,
                  data_end, mode)
 
@@ -256,13 +268,13 @@ def projected_ltv(model: SBG, *, monthly_margin: float, annual_discount: float =
     return monthly_margin * months_per_period * model.discounted_expected_lifetime(rate)
 
 
-def pooled_model(subscriptions: pd.DataFrame, *, through: Period | str) -> SBG:
+def pooled_model(subscriptions: Table, *, through: Period | str) -> SBG:
     """The sBG model fitted to every monthly revenue cohort's survival through a period."""
     tidy = revenue_cohorts(subscriptions, through=Period.containing(Period.parse(through).last_day, "M"))
     return fit_sbg_cohorts([n for n in survivor_counts(tidy).values() if len(n) >= 2])
 
 
-def pooled_models(subscriptions: pd.DataFrame, *, through: Sequence[Period | str]) -> dict[str, SBG | None]:
+def pooled_models(subscriptions: Table, *, through: Sequence[Period | str]) -> dict[str, SBG | None]:
     """:func:`pooled_model` through each of several periods (None where it cannot be
     fitted), from one cohort table: the cells of the cohort table through an earlier
     month are those of the latest one up to that month (a member's survival depends only
@@ -310,7 +322,7 @@ def comparison_age(curves: pd.DataFrame, kind: str = "M") -> int | None:
     return min(12 if kind == "M" else 4, int(curves["period_number"].max()))
 
 
-def churn_mix(subscriptions: pd.DataFrame, accounts: pd.DataFrame, *, period: Period | str,
+def churn_mix(subscriptions: Table, accounts: Table, *, period: Period | str,
               months: int = 12, by: str = "channel") -> pd.DataFrame:
     """Where the churned customers came from: accounts lost over the trailing ``months``
     months (paying at one month's end, not at the next) by a column of ``accounts``
@@ -330,10 +342,9 @@ def churn_mix(subscriptions: pd.DataFrame, accounts: pd.DataFrame, *, period: Pe
     values = grid.to_numpy()
     lost = ((values[:, :-1] > 0) & (values[:, 1:] == 0)).sum(axis=1)
     if by == "plan":
-        paid = subscriptions[subscriptions["mrr"] > 0].sort_values("start_date")
-        label = paid.groupby("account_id")["plan"].last().reindex(grid.index)
+        label = _last_plans(subscriptions).reindex(grid.index)
     else:
-        label = accounts.set_index("account_id")[by].reindex(grid.index)
+        label = _account_labels(accounts, by).reindex(grid.index)
     label = label.fillna("(unknown)").astype(str)
     frame = pd.DataFrame({by: label.to_numpy(), "churned": lost, "start": values[:, 0] > 0})
     out = frame.groupby(by, as_index=False).agg(churned=("churned", "sum"),
@@ -343,6 +354,17 @@ def churn_mix(subscriptions: pd.DataFrame, accounts: pd.DataFrame, *, period: Pe
     out["index"] = out["share_of_churned"] / out["share_of_customers"].where(out["share_of_customers"] > 0)
     cols = [by, "churned", "share_of_churned", "customers_at_start", "share_of_customers", "index"]
     return out[cols].sort_values("churned", ascending=False, ignore_index=True)
+
+
+def _last_plans(subscriptions: Table) -> pd.Series:
+    """The plan of each account's latest-starting paid span (ties: the larger
+    ``subscription_id``), by account id."""
+    t = table(subscriptions)
+    paid = t.filter(t.mrr > 0)
+    latest = ibis.window(group_by=paid.account_id, order_by=[ibis.desc(paid.start_date),
+                                                               ibis.desc(paid.subscription_id)])
+    ranked = paid.select("account_id", "plan", rank=ibis.row_number().over(latest))
+    return run(ranked.filter(ranked["rank"] == 0).select("account_id", "plan")).set_index("account_id")["plan"]
 
 
 BASES = ("revenue", "signup", "activity")

@@ -17,7 +17,7 @@ import os
 import shutil
 import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, wait
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +29,7 @@ from ..errors import KpiToolsError, ReportError
 from ..metrics.quality import ANALYSES
 from ..periods import Period, resolve_periods
 from ..sources.data import Dataset, load
+from ..sources.shared import share_results
 from .atomic import write_text
 from .executed import describe_failure, show_data_dir, take_stderr
 from .html import export_html
@@ -233,19 +234,25 @@ def render_reports(
     published: list[str] = []
     try:
         fingerprint = snapshot(source, stage / "data")
-        data = load(stage / "data")
+        shared = share_results(stage / "data")
+        data = load(stage / "data")  # checked once here; the kernels trust the mark below
+        shared.mark_checked(data.files)
         data.directory = source
         words = [str(p) for p in periods] if periods else None
         wanted = resolve_periods(",".join(words) if words else None, range_, data.date_range)
         job_list = []
         for period in wanted:
-            write_results(data, period, stage / str(period))
             header = _header(data, period, source)
             # absolute: the kernels run in the notebooks' folder
             job_list += [Job(nb, str(period), str((stage / "data").resolve()), stage, header,
                              dict(parameters or {}), shown_data_dir=str(source)) for nb in notebooks]
         runnable, skipped = _split_runnable(job_list, data)
-        results = _run_all(runnable, jobs, progress) + skipped
+        # the machine-readable results are written while the kernels run (only this
+        # thread uses the runner's engine meanwhile)
+        with ThreadPoolExecutor(1) as writer:
+            written = writer.submit(_write_all_results, data, wanted, stage)
+            results = _run_all(runnable, jobs, progress) + skipped
+            written.result()
         for r in results:
             say_lines = [f"{r.job.period} {r.job.notebook.stem}: {w}" for w in r.warnings]
             for line in say_lines:
@@ -260,6 +267,11 @@ def render_reports(
             with contextlib.suppress(OSError):
                 out.rmdir()
     return RunSummary(results, out, index, published, messages, wanted)
+
+
+def _write_all_results(data: Dataset, periods: Sequence[Period], stage: Path) -> None:
+    for period in periods:
+        write_results(data, period, stage / str(period))
 
 
 def _split_runnable(job_list: list[Job], data: Dataset) -> tuple[list[Job], list[JobResult]]:

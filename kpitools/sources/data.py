@@ -32,6 +32,7 @@ from .files import (
     shown_path,
 )
 from .schema import TABLES, table_spec
+from .shared import SHARED_FOLDER, SharedResults
 from .validate import ROW, Checked, Source, check_references, validate
 
 __all__ = ["Dataset", "load", "find_table_file", "read_table"]
@@ -54,10 +55,10 @@ def read_table(path: str | os.PathLike[str], table: str | None = None) -> pd.Dat
     return checked.typed.order_by(ROW).to_pandas().drop(columns=ROW)
 
 
-def _checked(raw: ir.Table, source: Source, name: str) -> Checked:
+def _checked(raw: ir.Table, source: Source, name: str, *, check: bool = True) -> Checked:
     """``validate``, with the engine's failure to read the file as one clear error."""
     try:
-        return validate(raw, name, source)
+        return validate(raw, name, source, check=check)
     except DataError:
         raise
     except engine_errors() as exc:  # the engine could not read the file
@@ -85,6 +86,18 @@ class Dataset:
     cache: dict = field(default_factory=dict, repr=False, compare=False)
     # how many values each category keeps (limit_categories), None: all
     category_limit: int | None = None
+    # values shared with the other processes reading the same snapshot (a report run)
+    shared: SharedResults | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._opened = {n: id(t) for n, t in self.tables.items()}
+
+    def shared_key(self, name: str) -> str | None:
+        """The key of a derived value shared between processes, or None when nothing is
+        shared (no report run, or a table was replaced since the data was opened)."""
+        if self.shared is None or {n: id(t) for n, t in self.tables.items()} != self._opened:
+            return None
+        return f"{name}|categories={self.category_limit}|tables={','.join(sorted(self.tables))}"
 
     def cache_key(self, name: str) -> tuple:
         """The key of a derived value in ``cache``: its name and the tables' identities."""
@@ -134,7 +147,8 @@ class Dataset:
         tables = limit_categories(self.tables, n)
         if all(tables[k] is self.tables[k] for k in tables):
             return self
-        return Dataset(directory=self.directory, tables=tables, files=self.files, category_limit=n)
+        return Dataset(directory=self.directory, tables=tables, files=self.files, category_limit=n,
+                       shared=self.shared)
 
     def has(self, *names: str) -> bool:
         """Whether every named table is present."""
@@ -236,15 +250,20 @@ def load(source: str | os.PathLike[str], *, tables: Iterable[str] | None = None)
         raise DataError(f"{shown_path(directory)}: no such data directory", file=str(directory))
     if not files and not errors:
         raise no_tables(directory, names)
+    folder = directory / SHARED_FOLDER
+    shared = SharedResults(folder) if directory.is_dir() and folder.is_dir() else None
+    # the snapshot of a report run is checked once, by the runner
+    check = not (shared is not None and not errors and shared.checked(files))
     checked = {}
     for name, (raw, src) in opened.items():
         try:
-            checked[name] = _checked(raw, src, name)
+            checked[name] = _checked(raw, src, name, check=check)
         except DataError as exc:
             errors.append(exc)
     partial = {e.table: e.frame for e in errors if e.table and e.frame is not None}
     typed = {**{n: c.typed for n, c in checked.items()}, **partial}
-    errors += _references(typed, {n: src for n, (_, src) in opened.items()})
+    if check:
+        errors += _references(typed, {n: src for n, (_, src) in opened.items()})
     if errors:
         raise DataError.together(errors)
     out = {}
@@ -255,7 +274,7 @@ def load(source: str | os.PathLike[str], *, tables: Iterable[str] | None = None)
                 clean = materialise(clean)
                 release(opened[name][0])
             out[name] = clean
-    return Dataset(directory=directory, tables=out, files=files)
+    return Dataset(directory=directory, tables=out, files=files, shared=shared)
 
 
 def _open_directory(directory: Path, names: list[str]) -> tuple[dict, dict, list]:

@@ -111,7 +111,8 @@ class Checked:
     typed: ir.Table
 
 
-def validate(raw: ir.Table, spec: Table | str, source: Source, *, now: pd.Timestamp | None = None) -> Checked:
+def validate(raw: ir.Table, spec: Table | str, source: Source, *, now: pd.Timestamp | None = None,
+             check: bool = True) -> Checked:
     """The raw table in the contract's types, once every rule holds.
 
     Parameters
@@ -127,6 +128,9 @@ def validate(raw: ir.Table, spec: Table | str, source: Source, *, now: pd.Timest
         The time of the run (default: now): a timestamp of something that already
         happened (an event, a signup, a lead stage, a response, a close) after it is
         an error.
+    check : bool
+        False for a table known to keep the contract (checked earlier in the same
+        report run): the types only, no rule is counted.
 
     Returns
     -------
@@ -181,7 +185,8 @@ def validate(raw: ir.Table, spec: Table | str, source: Source, *, now: pd.Timest
                               expected, (earlier, later)))
     extras = [c for c in columns if c not in typed]
     frame = raw.select(ROW, *[v.name(k) for k, v in typed.items()], *extras)
-    errors += find_problems(raw, rules, source)
+    if check:
+        errors += find_problems(raw, rules, source)
     if errors:
         error = DataError.together(errors)
         error.frame = frame  # what could be read, for checks across tables
