@@ -57,8 +57,8 @@ def _rss_mb() -> float:
 
 
 def _child(fn, args, queue) -> None:
-    import duckdb  # noqa: F401  - imported before the clock starts, on both sides
-    import ibis  # noqa: F401
+    import duckdb  # imported before the clock starts, on both sides
+    import ibis
     import pandas  # noqa: F401
 
     import kpitools

@@ -57,13 +57,21 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_kpis(args: argparse.Namespace) -> int:
 
-    from .metrics.kpis import families_for, kpis_for
+    from .metrics.kpis import families_for, kpis_for, tables_for
+    from .periods import Period
     from .sources.data import load
 
     keys = [k.strip() for k in args.keys.split(",") if k.strip()] if args.keys else None
+    tables = None
     if keys is not None:
-        families_for(keys)  # an unknown key is an error before any reading
-    data = load(args.data)
+        families = families_for(keys)  # an unknown key is an error before any reading
+        words = [w.strip() for w in (args.period or "").split(",") if w.strip()]
+        if words and args.periods is None and not any(w.lower().startswith("latest") for w in words):
+            # named periods need no date range: open and check only the tables the keys read
+            for word in words:
+                Period.parse(word)  # a bad period is an error before any reading
+            tables = tables_for(families)
+    data = load(args.data, tables=tables)
     periods = _periods(args, data.date_range)
     out = kpis_for(data, periods, keys=keys)
     if len(periods) == 1:

@@ -42,18 +42,19 @@ class KpiFamily:
     needs: tuple[str, ...]
     keys: tuple[str, ...]
     compute: Callable[[Dataset, list[Period], ByPeriod], ByPeriod]
+    reads: tuple[str, ...] = ()  # every table it reads when present (``needs`` among them)
 
 
 FAMILIES: list[KpiFamily] = []
 
 
-def register(name: str, *, needs: tuple[str, ...], keys: tuple[str, ...]):
+def register(name: str, *, needs: tuple[str, ...], keys: tuple[str, ...], reads: tuple[str, ...] = ()):
     """Decorator: add a KPI family. ``compute(data, periods, so_far)`` returns each
     period's values and sees those computed by earlier families (``so_far``, by period),
-    so a ratio can reuse a count."""
+    so a ratio can reuse a count. ``reads``: the tables it also uses when present."""
 
     def wrap(fn: Callable[[Dataset, list[Period], ByPeriod], ByPeriod]):
-        FAMILIES.append(KpiFamily(name, needs, keys, fn))
+        FAMILIES.append(KpiFamily(name, needs, keys, fn, tuple(dict.fromkeys([*needs, *reads]))))
         return fn
 
     return wrap
@@ -129,6 +130,11 @@ def kpis_for(data: Dataset, periods: Sequence[Period | str], *, keys: Sequence[s
     return out
 
 
+def tables_for(families: Sequence[KpiFamily]) -> list[str]:
+    """Every table the families read."""
+    return list(dict.fromkeys(t for f in families for t in f.reads))
+
+
 def families_for(keys: Sequence[str]) -> list[KpiFamily]:
     """The families that compute any of ``keys``; raises KeyNameError naming unknown keys."""
     known = {k for f in FAMILIES for k in f.keys} | {"feature_adoption_rate"}
@@ -167,14 +173,16 @@ def _revenue(data: Dataset, periods: list[Period], so_far: ByPeriod) -> ByPeriod
     return out
 
 
-@register("spend", needs=("spend",), keys=("sm_spend", "marketing_spend", "sales_spend"))
+@register("spend", needs=("spend",), keys=("sm_spend", "marketing_spend", "sales_spend"),
+          reads=("subscriptions",))
 def _spend(data: Dataset, periods: list[Period], so_far: ByPeriod) -> ByPeriod:
     if data.has("subscriptions"):  # the unit_economics family computes these with the rest
         return {}
     return _rows(spend_history(data.spend, periods=periods))
 
 
-@register("cost_to_serve", needs=("costs",), keys=("cost_to_serve", "cost_to_serve_per_customer"))
+@register("cost_to_serve", needs=("costs",), keys=("cost_to_serve", "cost_to_serve_per_customer"),
+          reads=("subscriptions",))
 def _costs(data: Dataset, periods: list[Period], so_far: ByPeriod) -> ByPeriod:
     if data.has("subscriptions"):  # the unit_economics family computes these with the rest
         return {}
@@ -183,13 +191,13 @@ def _costs(data: Dataset, periods: list[Period], so_far: ByPeriod) -> ByPeriod:
             for p, values in _rows(cost_history(data.costs, periods=periods)).items()}
 
 
-@register("unit_economics", needs=("subscriptions",), keys=UNIT_KEYS)
+@register("unit_economics", needs=("subscriptions",), keys=UNIT_KEYS, reads=("accounts", "spend", "costs"))
 def _unit(data: Dataset, periods: list[Period], so_far: ByPeriod) -> ByPeriod:
     return unit_economics_history(data.subscriptions, periods=periods, accounts=data.accounts, spend=data.spend,
                                   costs=data.costs)
 
 
-@register("funnel", needs=(), keys=FUNNEL_KEYS)
+@register("funnel", needs=(), keys=FUNNEL_KEYS, reads=("leads", "events", "opportunities", "subscriptions"))
 def _funnel(data: Dataset, periods: list[Period], so_far: ByPeriod) -> ByPeriod:
     if not (data.has("leads") or data.has("events") or data.has("opportunities")):
         return {}
@@ -236,7 +244,8 @@ def _nps(data: Dataset, periods: list[Period], so_far: ByPeriod) -> ByPeriod:
     return _rows(nps_history(data.nps, periods=periods))
 
 
-@register("outside_indicators", needs=(), keys=("webinar_attendees", "social_engagements"))
+@register("outside_indicators", needs=(), keys=("webinar_attendees", "social_engagements"),
+          reads=("events", "channel_metrics"))
 def _outside(data: Dataset, periods: list[Period], so_far: ByPeriod) -> ByPeriod:
     if data.events is None and data.channel_metrics is None:
         return {}
