@@ -33,7 +33,10 @@ def paths_query(events: Table, steps: Sequence[str], *, period: Period | str,
     period = Period.parse(period)
     window = pd.Timedelta(window)
     e = table(events)
-    e = e.filter(e.event.isin(list(steps)))
+    # every step happens from the period's start to the last entry's deadline: the scan
+    # skips the rest of the log
+    reach = period.end + window + pd.Timedelta(microseconds=1)
+    e = e.filter(e.event.isin(list(steps)), in_range(e.timestamp, period.start, reach))
     entries = e.filter(e.event == steps[0], in_range(e.timestamp, period.start, period.end))
     entries = entries.mutate(rank=ibis.row_number().over(
         ibis.window(group_by=entries.user_id, order_by=[entries.timestamp] + ([entries[by]] if by else []))))
