@@ -1,0 +1,62 @@
+"""What the processes of one report run share: the contract's check of the snapshot, and
+each period's KPI values; and ``load(check=False)``."""
+
+import os
+
+import pytest
+
+import kpitools
+from kpitools.errors import InvalidValueError
+from kpitools.sources.shared import share_results
+
+from .conftest import SUBSCRIPTIONS, write_csv
+
+
+def _break_subscriptions(directory, *, keep_stamp: bool) -> None:
+    path = directory / "subscriptions.csv"
+    stat = path.stat()
+    write_csv(directory, "subscriptions", SUBSCRIPTIONS.replace("1000", "lots"))
+    if keep_stamp:  # same size and time: the mark cannot tell
+        text = path.read_text()
+        path.write_text(text + " " * (stat.st_size - len(text.encode())))
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_a_marked_snapshot_is_trusted_until_a_file_changes(tiny_dir):
+    shared = share_results(tiny_dir)
+    shared.mark_checked(kpitools.load(tiny_dir).files)
+    _break_subscriptions(tiny_dir, keep_stamp=True)
+    assert kpitools.load(tiny_dir).row_counts()["subscriptions"] == 4  # trusted: not checked again
+    _break_subscriptions(tiny_dir, keep_stamp=False)
+    with pytest.raises(InvalidValueError, match="column 'mrr': 1 row has a value that is not a number"):
+        kpitools.load(tiny_dir)
+
+
+def test_a_folder_without_the_mark_is_checked(tiny_dir):
+    share_results(tiny_dir)  # the folder, but nothing marked
+    _break_subscriptions(tiny_dir, keep_stamp=False)
+    with pytest.raises(InvalidValueError):
+        kpitools.load(tiny_dir)
+
+
+def test_load_without_the_check(tiny_dir):
+    _break_subscriptions(tiny_dir, keep_stamp=False)
+    subs = kpitools.load(tiny_dir, check=False).subscriptions.to_pandas()
+    assert subs["mrr"].isna().sum() == 1  # the unreadable amount is empty, and nothing said so
+
+
+def test_kpis_of_a_period_are_shared_between_processes(tiny_dir):
+    share_results(tiny_dir)
+    first = kpitools.load(tiny_dir)
+    values = kpitools.compute_kpis(first, "2024-02")
+    assert values["mrr"] == 100 + 1000  # S1 and S2 on 29 February (S3 ends that day: ends are exclusive)
+    # another process opening the same snapshot finds the values the first one kept
+    other = kpitools.load(tiny_dir)
+    key = other.shared_key("kpis 2024-02")
+    assert other.shared.get(key) == values
+    other.shared.put(key, {**values, "mrr": -1.0})
+    assert kpitools.compute_kpis(other, "2024-02")["mrr"] == -1.0  # read, not recomputed
+    # a Dataset whose tables were replaced shares nothing
+    other.tables["subscriptions"] = other.subscriptions.to_pandas()
+    assert other.shared_key("kpis 2024-02") is None
+    assert kpitools.compute_kpis(other, "2024-02")["mrr"] == values["mrr"]
