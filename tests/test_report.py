@@ -184,3 +184,20 @@ def test_retention_on_an_events_only_directory(small_tables, tmp_path):
     cohorts = pd.read_csv(out / "2025-06" / "cohort_retention.csv")
     assert {"cohort", "period_number", "cohort_size", "active", "retention"} <= set(cohorts.columns)
     assert (cohorts.loc[cohorts["period_number"] == 0, "retention"] == 1).all()
+
+
+def test_a_duckdb_file_reports_like_its_folder(small_dir, tmp_path):
+    import duckdb
+
+    from kpitools import compute_kpis, load
+
+    db = tmp_path / "company.duckdb"
+    con = duckdb.connect(str(db))
+    for path in sorted(small_dir.glob("*.parquet")):
+        con.execute(f"CREATE TABLE {path.stem} AS SELECT * FROM read_parquet('{path}')")
+    con.close()
+    out = tmp_path / "reports"
+    summary = render_reports(db, [PERIOD], out=out, progress=False, notebooks=[NOTEBOOKS / "data_quality.ipynb"])
+    assert not summary.failed, summary.failed[0].error if summary.failed else ""
+    written = json.loads((out / "2025-06" / "kpis.json").read_text())
+    assert written == compute_kpis(load(small_dir), PERIOD)

@@ -120,8 +120,8 @@ def _stamp(path: Path) -> str:
 
 
 def snapshot(data_dir: Path, into: Path) -> str:
-    """Copy the data directory's table files into ``into`` and return a fingerprint of
-    what was copied (names, sizes and modification times).
+    """Copy the data directory's table files (or the DuckDB database file) into ``into``
+    and return a fingerprint of what was copied (names, sizes and modification times).
 
     Raises
     ------
@@ -130,8 +130,9 @@ def snapshot(data_dir: Path, into: Path) -> str:
     """
     into.mkdir(parents=True)
     digest = hashlib.sha256()
-    for name in TABLES:
-        path = find_table_file(data_dir, name)
+    # a folder's table files, or a DuckDB database file as a whole
+    paths = [data_dir] if data_dir.is_file() else [find_table_file(data_dir, name) for name in TABLES]
+    for path in paths:
         if path is None:
             continue
         before = _stamp(path)

@@ -234,8 +234,9 @@ def render_reports(
     published: list[str] = []
     try:
         fingerprint = snapshot(source, stage / "data")
+        staged = stage / "data" / source.name if source.is_file() else stage / "data"
         shared = share_results(stage / "data")
-        data = load(stage / "data")  # checked once here; the kernels trust the mark below
+        data = load(staged)  # checked once here; the kernels trust the mark below
         shared.mark_checked(data.files)
         data.directory = source
         words = [str(p) for p in periods] if periods else None
@@ -244,7 +245,7 @@ def render_reports(
         for period in wanted:
             header = _header(data, period, source)
             # absolute: the kernels run in the notebooks' folder
-            job_list += [Job(nb, str(period), str((stage / "data").resolve()), stage, header,
+            job_list += [Job(nb, str(period), str(staged.resolve()), stage, header,
                              dict(parameters or {}), shown_data_dir=str(source)) for nb in notebooks]
         runnable, skipped = _split_runnable(job_list, data)
         # the machine-readable results are written while the kernels run (only this

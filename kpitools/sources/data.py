@@ -254,8 +254,8 @@ def load(source: str | os.PathLike[str], *, tables: Iterable[str] | None = None,
         raise DataError(f"{shown_path(directory)}: no such data directory", file=str(directory))
     if not files and not errors:
         raise no_tables(directory, names)
-    folder = directory / SHARED_FOLDER
-    shared = SharedResults(folder) if directory.is_dir() and folder.is_dir() else None
+    folder = (directory if directory.is_dir() else directory.parent) / SHARED_FOLDER
+    shared = SharedResults(folder) if folder.is_dir() else None
     # the snapshot of a report run is checked once, by the runner
     check = check and not (shared is not None and not errors and shared.checked(files))
     checked = {}
