@@ -1,7 +1,8 @@
 """Render the report notebooks for one or more periods.
 
-Each (period, notebook) pair is executed by papermill in a fresh kernel with
-its parameters injected, then exported to HTML through ``templates/kpitools``.
+Each (period, notebook) pair is executed by papermill with its parameters injected, in
+the kernel its worker keeps for its notebooks (emptied before each, see
+:mod:`kpitools.report.kernels`), then exported to HTML through ``templates/kpitools``.
 The run reads a snapshot of the data taken when it starts, writes everything to
 a staging folder, and publishes a period's folder whole, only when every notebook
 of that period succeeded (see :mod:`kpitools.report.publish`): a failed or interrupted
@@ -34,6 +35,7 @@ from .atomic import write_text
 from .executed import describe_failure, show_data_dir, take_stderr
 from .html import export_html
 from .index import write_index
+from .kernels import discard_kernel, worker_kernel
 from .paths import NOTEBOOKS
 from .publish import (
     new_stage,
@@ -118,12 +120,10 @@ def _run_job(job: Job) -> JobResult:
     out_nb.parent.mkdir(parents=True, exist_ok=True)
     params = {"period": job.period, "data_dir": job.data_dir, **job.parameters}
     try:
+        km = worker_kernel(str(job.notebook.parent))
         pm.execute_notebook(str(job.notebook), str(out_nb), parameters=params,
                             kernel_name="python3", progress_bar=False, log_output=False,
-                            cwd=str(job.notebook.parent), execution_timeout=CELL_TIMEOUT_S,
-                            # ipykernel 7 warns at every start that its TCP transport is
-                            # unencrypted (local, harmless); errors still reach the notebook.
-                            extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+                            cwd=str(job.notebook.parent), execution_timeout=CELL_TIMEOUT_S, km=km)
         nb = nbformat.read(str(out_nb), as_version=4)
         warnings = take_stderr(nb)
         show_data_dir(nb, job.data_dir, job.shown_data_dir, job.stage.parent / job.period / f"{name}.ipynb")
@@ -134,6 +134,7 @@ def _run_job(job: Job) -> JobResult:
     except pm.PapermillExecutionError as exc:
         return JobResult(job, False, _since(start), describe_failure(exc, out_nb), ipynb=out_nb)
     except (CellTimeoutError, DeadKernelError) as exc:
+        discard_kernel()
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         return JobResult(job, False, _since(start), f"{type(exc).__name__}: {first}",
                          ipynb=out_nb if out_nb.exists() else None)

@@ -32,7 +32,7 @@ from .files import (
     shown_path,
 )
 from .schema import TABLES, table_spec
-from .shared import SHARED_FOLDER, SharedResults
+from .shared import SHARED_FOLDER, SharedResults, file_stamps
 from .validate import ROW, Checked, Source, check_references, validate
 
 __all__ = ["Dataset", "load", "find_table_file", "read_table"]
@@ -246,6 +246,44 @@ def load(source: str | os.PathLike[str], *, tables: Iterable[str] | None = None,
     """
     directory = Path(source)
     names = list(tables) if tables is not None else list(TABLES)
+    key = _opened_key(directory, names, check)
+    if key is not None and key in _OPENED:  # opened in this process, files unchanged
+        seen = _OPENED[key]
+        return Dataset(directory=seen.directory, tables=dict(seen.tables), files=dict(seen.files),
+                       shared=seen.shared)
+    data = _load(directory, names, check)
+    if key is not None:
+        if len(_OPENED) >= 8:
+            _OPENED.pop(next(iter(_OPENED)))
+        _OPENED[key] = data
+        return Dataset(directory=data.directory, tables=dict(data.tables), files=dict(data.files),
+                       shared=data.shared)
+    return data
+
+
+# the data sources opened in this process, by path, tables asked for, check and the files'
+# sizes and times: opening the same files again (a notebook re-run, the next notebook of a
+# report worker's kernel) gives the same engine tables, so remembered results carry over
+_OPENED: dict[tuple, Dataset] = {}
+
+
+def _opened_key(directory: Path, names: list[str], check: bool) -> tuple | None:
+    try:
+        if directory.is_file():
+            found = {directory.name: directory}
+        elif directory.is_dir():
+            found = {n: p for n in names if (p := find_table_file(directory, n)) is not None}
+        else:
+            return None
+        stamps = tuple(sorted((n, *v) for n, v in file_stamps(found).items()))
+        mark = directory / SHARED_FOLDER / "checked.json" if directory.is_dir() else None
+        marked = mark.stat().st_mtime_ns if mark is not None and mark.exists() else None
+    except (OSError, DataError):
+        return None
+    return (str(directory.resolve()), tuple(names), check, stamps, marked)
+
+
+def _load(directory: Path, names: list[str], check: bool) -> Dataset:
     if directory.is_file() and directory.suffix in DATABASE_SUFFIXES:
         opened, files, errors = _open_database(directory, names)
     elif directory.is_dir():

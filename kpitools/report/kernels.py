@@ -1,0 +1,68 @@
+"""One kernel per worker process, kept for the worker's notebooks.
+
+Starting a kernel and importing pandas, matplotlib, seaborn, Ibis and kpitools in it
+costs a few seconds, and a fresh kernel opens the data again and recomputes what the
+previous notebook of the run computed. So a worker keeps its kernel: before each
+notebook the kernel's namespace is emptied (``%reset -f``) and its figures closed, so a
+notebook sees nothing of the one before it but imported modules, the engine and what
+kpitools keeps of a data snapshot it opened. A kernel that died, timed out or cannot be
+reset is replaced by a fresh one. The kernel dies with its worker (see
+:mod:`kpitools.report.workers`), and is shut down when the worker exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+
+__all__ = ["worker_kernel", "discard_kernel"]
+
+_KERNEL: dict = {}
+_RESET = ("get_ipython().run_line_magic('reset', '-f')\n"
+          "import matplotlib.pyplot as _plt\n_plt.close('all')\ndel _plt\n")
+START_TIMEOUT_S = 60
+
+
+def worker_kernel(cwd: str):
+    """This worker's kernel, started in ``cwd`` if need be, emptied for the next notebook."""
+    from jupyter_client.manager import KernelManager
+
+    km = _KERNEL.get("km")
+    if km is not None and (_KERNEL.get("cwd") != cwd or not km.is_alive() or not _reset(km)):
+        discard_kernel()
+        km = None
+    if km is None:
+        km = KernelManager(kernel_name="python3")
+        # ipykernel 7 warns at every start that its TCP transport is unencrypted (local, harmless)
+        km.start_kernel(cwd=cwd, extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+        if not _KERNEL:
+            atexit.register(discard_kernel)
+        _KERNEL.update(km=km, cwd=cwd)
+    return km
+
+
+def _reset(km) -> bool:
+    """Empty the kernel's namespace and close its figures; False when it does not answer."""
+    kc = km.blocking_client()
+    try:
+        kc.start_channels()
+        kc.wait_for_ready(timeout=START_TIMEOUT_S)
+        reply = kc.execute_interactive(_RESET, timeout=START_TIMEOUT_S, store_history=False,
+                                       output_hook=lambda msg: None)
+        return reply["content"]["status"] == "ok"
+    except Exception:
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            kc.stop_channels()
+
+
+def discard_kernel() -> None:
+    """Shut this worker's kernel down (after a timeout, a dead kernel, or at exit)."""
+    km = _KERNEL.pop("km", None)
+    _KERNEL.pop("cwd", None)
+    if km is not None:
+        with contextlib.suppress(Exception):
+            km.shutdown_kernel(now=True)
+        with contextlib.suppress(Exception):
+            km.cleanup_resources()
