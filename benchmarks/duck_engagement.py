@@ -6,7 +6,8 @@ The baseline of the cold ``kpitools kpis --period --keys`` benchmark, hand-writt
 spec/metrics.md: DAU (mean distinct users per day), MAU, new users (active in the
 period, no event before it), and the session keys: sessions cut from each user's events
 at 30 minutes of inactivity (events from two days before the period to one day after
-it, as kpitools reads them), a session belonging to the period it starts in; mean
+it, as kpitools reads them; events at the same time fall in the same session), a session
+belonging to the period it starts in; mean
 duration over all sessions; pages per session and bounce rate over website sessions
 (with a ``page_view``), a bounce being a session of one ``page_view`` and nothing else.
 Printed as JSON.
@@ -31,7 +32,7 @@ marked AS (SELECT *, CASE WHEN lag(timestamp) OVER w IS NULL
                             OR timestamp - lag(timestamp) OVER w > INTERVAL 30 MINUTE THEN 1 ELSE 0 END AS first
            FROM near WINDOW w AS (PARTITION BY user_id ORDER BY timestamp)),
 numbered AS (SELECT *, sum(first) OVER (PARTITION BY user_id ORDER BY timestamp
-                                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS session
+                                         RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS session
              FROM marked),
 s AS (SELECT user_id, session, min(timestamp) AS start, epoch(max(timestamp)) - epoch(min(timestamp)) AS secs,
              count(*) AS n, count(*) FILTER (WHERE event = 'page_view') AS pages
