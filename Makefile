@@ -25,10 +25,11 @@ $(STAMP): pyproject.toml
 report: $(STAMP)
 	$(BIN)/kpitools report --data $(DATA) --period $(PERIOD) --out $(OUT) --jobs $(JOBS)
 
+# the tests run on every core (at most four processes); a notebook's cells stay in one process
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/pytest
-	$(BIN)/pytest --nbval-lax --nbval-current-env notebooks/
+	$(BIN)/pytest -n auto --maxprocesses 4
+	$(BIN)/pytest -n auto --maxprocesses 4 --dist loadfile --nbval-lax --nbval-current-env notebooks/
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -197,7 +197,12 @@ def test_a_duckdb_file_reports_like_its_folder(small_dir, tmp_path):
         con.execute(f"CREATE TABLE {path.stem} AS SELECT * FROM read_parquet('{path}')")
     con.close()
     out = tmp_path / "reports"
-    summary = render_reports(db, [PERIOD], out=out, progress=False, notebooks=[NOTEBOOKS / "data_quality.ipynb"])
+    # a notebook that reads the copy the runner made of the file
+    (tmp_path / "nb").mkdir()
+    notebook = make_notebook(tmp_path / "nb" / "rows.ipynb",
+                             "import kpitools\nprint(kpitools.load(data_dir).row_counts()['events'])")
+    summary = render_reports(db, [PERIOD], out=out, progress=False, notebooks=[notebook])
     assert not summary.failed, summary.failed[0].error if summary.failed else ""
     written = json.loads((out / "2025-06" / "kpis.json").read_text())
     assert written == compute_kpis(load(small_dir), PERIOD)
+    assert str(load(small_dir).row_counts()["events"]) in (out / "2025-06" / "rows.html").read_text()
