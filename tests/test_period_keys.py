@@ -119,3 +119,16 @@ def test_funnel_history_matches_each_period_over_the_whole_log(small_dir):
         whole = funnel_kpis(period=p, leads=data.leads, events=data.events, opportunities=data.opportunities,
                             subscriptions=data.subscriptions)
         assert {k: row[k] for k in whole} == pytest.approx(whole, nan_ok=True), p
+
+
+def test_nanosecond_parquet_times_are_read_as_times(log_dir):
+    from kpitools.engine import in_range
+
+    path = log_dir / "events.parquet"
+    frame = _events()
+    frame["timestamp"] = frame["timestamp"].dt.as_unit("ns")  # how pandas writes Parquet by default
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, row_group_size=4)
+    events = load(log_dir).events
+    query = events.filter(in_range(events.timestamp, pd.Timestamp("2024-01-01"), pd.Timestamp("2024-02-01")))
+    assert "VARCHAR" not in query.compile()  # compared as times, not parsed from text in every query
+    assert compute_kpis(load(log_dir), "2024-01")["mau"] == 4

@@ -123,6 +123,12 @@ def _period(value, col, present, periods, **_):
     return typed, [rule]
 
 
+def _is_time(kind: dt.DataType) -> bool:
+    """A stored date or time: also DuckDB's nanosecond timestamps, which Ibis 12 does not
+    know (``TIMESTAMP_NS``, ``TIMESTAMPTZ_NS``: pandas writes Parquet so by default)."""
+    return kind.is_timestamp() or kind.is_date() or (kind.is_unknown() and "TIMESTAMP" in str(kind).upper())
+
+
 def _expected_time(col: Column) -> str:
     return "a date written YYYY-MM-DD" if col.kind == "date" else "an ISO 8601 timestamp (2024-05-31T14:02:00Z)"
 
@@ -133,7 +139,7 @@ def _timestamp(value, col, present, now, **_):
         what = "a true/false value" if kind.is_boolean() else "a number"
         return empty_value(col), [Rule(col.name, present, f"{what} instead of a date or time", _expected_time(col))]
     rules = []
-    if kind.is_timestamp() or kind.is_date():
+    if _is_time(kind):
         parsed = value.cast(UTC)
     else:
         text = _as_text(value).strip()
@@ -212,7 +218,7 @@ def clean_value(value: ir.Value, col: Column, *, periods: dict[str, str] | None 
     if col.kind in ("timestamp", "date"):
         if kind.is_timestamp() and kind.timezone == "UTC":
             parsed = value
-        elif kind.is_timestamp() or kind.is_date():
+        elif _is_time(kind):
             parsed = value.cast(UTC)
         else:
             parsed = _as_text(value).strip().try_cast(UTC)
