@@ -23,7 +23,7 @@ from kpitools.metrics.engagement import (
     first_seen,
     lifecycle,
 )
-from kpitools.metrics.nps import nps_by, nps_score, outside_indicators
+from kpitools.metrics.nps import nps_by, nps_score, outside_indicators, score_counts
 from kpitools.metrics.sessions import session_metrics, sessionize
 from kpitools.sources.validate import check_table
 
@@ -134,6 +134,10 @@ def test_nps_and_outside():
     s = nps_score(nps, period="2024-01")
     assert (s["promoters"], s["passives"], s["detractors"]) == (2, 1, 2)
     assert s["nps"] == pytest.approx(100 * (2 - 2) / 5)
+    # January's five responses by score, every score 0..10 listed (February's 0 left out)
+    counts = score_counts(nps, period="2024-01").set_index("score")["responses"]
+    assert counts.index.tolist() == list(range(11))
+    assert {k: v for k, v in counts.items() if v} == {3: 1, 6: 1, 8: 1, 9: 1, 10: 1}
     accounts = check_table(pd.DataFrame({"account_id": ["A1", "A2"], "signup_at": ["2023-01-01"] * 2,
                                          "channel": ["x", "y"], "segment": ["big", "small"]}), "accounts")
     by = nps_by(nps, accounts, period="2024-01").set_index("segment")
