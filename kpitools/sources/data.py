@@ -62,11 +62,7 @@ def _checked(raw: ir.Table, source: Source, name: str, *, check: bool = True) ->
     except DataError:
         raise
     except engine_errors() as exc:  # the engine could not read the file
-        raise _unreadable(exc, source) from None
-
-
-def _unreadable(exc: Exception, source: Source) -> DataError:
-    return read_error(exc, source.file)
+        raise read_error(exc, source.file) from None
 
 
 @dataclass
@@ -369,5 +365,5 @@ def _references(typed: dict[str, ir.Table], sources: dict[str, Source]) -> list[
                                                sources[name], sources[parent].file)
                 except engine_errors() as exc:  # a table the engine cannot read
                     if not any(isinstance(e, DataError) and e.table in (name, parent) for e in errors):
-                        errors.append(_unreadable(exc, sources[name]))
+                        errors.append(read_error(exc, sources[name].file))
     return errors
