@@ -269,3 +269,38 @@ def test_results_keep_the_report_order_whatever_finishes_first(small_dir, tmp_pa
     assert [r.job.notebook.stem for r in summary.results] == ["zeta", "alpha"]
     manifest = json.loads((tmp_path / "reports" / "2025-06" / "manifest.json").read_text())
     assert list(manifest) == ["zeta", "alpha"]
+
+
+def test_a_kernel_whose_port_is_taken_at_start_is_started_again(tmp_path, monkeypatch):
+    """jupyter_client picks free ports before the kernel binds them; when another process
+    takes one in between, the kernel dies at start. The worker starts another on new ports."""
+    import socket
+
+    import jupyter_client.manager as manager
+
+    from kpitools.report import kernels
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    real = manager.KernelManager
+    made: list = []
+
+    class FirstOnATakenPort(real):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            if not made:
+                self.cache_ports = False  # else the provisioner picks every port anew
+                self.shell_port = port
+            made.append(self)
+
+    monkeypatch.setattr(manager, "KernelManager", FirstOnATakenPort)
+    try:
+        km = kernels.worker_kernel(str(tmp_path))
+        assert len(made) == 2 and made[0].shell_port == port
+        assert not made[0].is_alive() and km is made[1] and km.is_alive()
+        assert kernels._ready(km)
+    finally:
+        kernels.discard_kernel()
+        taken.close()

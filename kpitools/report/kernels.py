@@ -21,6 +21,7 @@ _KERNEL: dict = {}
 _RESET = ("get_ipython().run_line_magic('reset', '-f')\n"
           "import matplotlib.pyplot as _plt\n_plt.close('all')\ndel _plt\n")
 START_TIMEOUT_S = 60
+START_ATTEMPTS = 3
 
 
 def worker_kernel(cwd: str):
@@ -32,13 +33,34 @@ def worker_kernel(cwd: str):
         discard_kernel()
         km = None
     if km is None:
-        km = KernelManager(kernel_name="python3")
-        # ipykernel 7 warns at every start that its TCP transport is unencrypted (local, harmless)
-        km.start_kernel(cwd=cwd, extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
         if not _KERNEL:
             atexit.register(discard_kernel)
-        _KERNEL.update(km=km, cwd=cwd)
+        for attempt in range(START_ATTEMPTS):
+            km = KernelManager(kernel_name="python3")
+            # ipykernel 7 warns at every start that its TCP transport is unencrypted (local, harmless)
+            km.start_kernel(cwd=cwd, extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+            _KERNEL.update(km=km, cwd=cwd)
+            if _ready(km) or attempt == START_ATTEMPTS - 1:
+                break
+            # jupyter_client picks free ports, then the kernel binds them: another process
+            # starting a kernel at the same moment can take one in between, and the kernel
+            # dies at start ("Address already in use"). New ports are picked on each start.
+            discard_kernel()
     return km
+
+
+def _ready(km) -> bool:
+    """True when a freshly started kernel answers ``kernel_info``."""
+    kc = km.blocking_client()
+    try:
+        kc.start_channels()
+        kc.wait_for_ready(timeout=START_TIMEOUT_S)
+        return True
+    except Exception:
+        return False
+    finally:
+        with contextlib.suppress(Exception):
+            kc.stop_channels()
 
 
 def _reset(km) -> bool:
