@@ -2,6 +2,7 @@
 each period's KPI values; and ``load(check=False)``."""
 
 import os
+import sys
 
 import pytest
 
@@ -60,3 +61,41 @@ def test_kpis_of_a_period_are_shared_between_processes(tiny_dir):
     other.tables["subscriptions"] = other.subscriptions.to_pandas()
     assert other.shared_key("kpis 2024-02") is None
     assert kpitools.compute_kpis(other, "2024-02")["mrr"] == values["mrr"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to see the process wait")
+def test_a_process_waits_for_the_kpis_another_one_is_computing(tiny_dir):
+    """While one process of a run holds the KPI lock, another one wanting the same period
+    waits, then reads what the first one kept instead of computing it again."""
+    import subprocess
+    import time
+
+    share_results(tiny_dir)
+    here = kpitools.load(tiny_dir)
+    key = here.shared_key("kpis 2024-02")
+    script = ("import sys, kpitools\n"
+              "print(kpitools.compute_kpis(kpitools.load(sys.argv[1]), '2024-02')['mrr'], flush=True)\n")
+    with here.shared.exclusive("kpis"):
+        other = subprocess.Popen([sys.executable, "-c", script, str(tiny_dir)], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and other.poll() is None and not _waiting_on_a_lock(other.pid):
+            time.sleep(0.1)
+        assert other.poll() is None, other.communicate()
+        assert _waiting_on_a_lock(other.pid)
+        # what this process "computed" while holding the lock: a value no computation gives
+        here.shared.put(key, {"mrr": -7.0})
+    out, err = other.communicate(timeout=60)
+    assert other.returncode == 0, err
+    assert float(out) == -7.0
+
+
+def _waiting_on_a_lock(pid: int) -> bool:
+    """Whether the process sleeps waiting for a file lock (Linux names the kernel function
+    it waits in: ``locks_lock_inode_wait``)."""
+    try:
+        with open(f"/proc/{pid}/wchan") as handle:
+            where = handle.read()
+        return "locks_lock" in where or "flock" in where
+    except OSError:
+        return False

@@ -14,7 +14,7 @@ from ..sources.data import Dataset
 from ..text.catalog import kpi
 from .kpis import kpis_for
 
-__all__ = ["kpi_history", "kpi_tiles", "target_for", "period_changes"]
+__all__ = ["kpi_history", "kpi_tiles", "tile_periods", "target_for", "period_changes"]
 
 
 def kpi_history(data: Dataset, periods: Sequence[Period | str], keys: Sequence[str] | None = None,
@@ -40,15 +40,29 @@ def target_for(targets: Table | None, period: Period | str, key: str) -> float |
     one, when the table names several)."""
     if targets is None:
         return None
+    return _targets_of(targets, period).get(key)
+
+
+def _targets_of(targets: Table | None, period: Period | str) -> dict[str, float]:
+    """Each KPI's target for the period (the last one where the table names several): one query."""
+    if targets is None:
+        return {}
     t = table(targets)
-    hit = run(t.filter((t.period == str(Period.parse(period))) & (t.kpi == key)).select("target"))
-    return float(hit["target"].iloc[-1]) if len(hit) else None
+    hit = run(t.filter(t.period == str(Period.parse(period))).select("kpi", "target"))
+    return {str(k): float(v) for k, v in zip(hit["kpi"], hit["target"], strict=True)}
 
 
 def _change(now: float | None, then: float | None) -> tuple[float, float]:
     if now is None or then is None or pd.isna(now) or pd.isna(then):
         return np.nan, np.nan
     return now - then, ((now - then) / abs(then)) if then else np.nan
+
+
+def tile_periods(period: Period | str) -> list[Period]:
+    """The periods a KPI tile compares: the period, the one before and the same period a
+    year earlier."""
+    period = Period.parse(period)
+    return [period, period.previous(), period.same_period_last_year()]
 
 
 def kpi_tiles(data: Dataset, period: Period | str, keys: Sequence[str]) -> pd.DataFrame:
@@ -63,8 +77,8 @@ def kpi_tiles(data: Dataset, period: Period | str, keys: Sequence[str]) -> pd.Da
         ``yoy_pct``, ``target``, ``higher_is_better``. Rates change in
         percentage points: ``change`` of a rate is a difference of shares.
     """
-    period = Period.parse(period)
-    now, prev, year = kpis_for(data, [period, period.previous(), period.same_period_last_year()]).values()
+    now, prev, year = kpis_for(data, tile_periods(period)).values()
+    goals = _targets_of(data.targets, period)
     rows = []
     for key in keys:
         change, pct = _change(now.get(key), prev.get(key))
@@ -72,7 +86,7 @@ def kpi_tiles(data: Dataset, period: Period | str, keys: Sequence[str]) -> pd.Da
         rows.append({"key": key, "label": kpi(key).label, "value": now.get(key),
                      "previous": prev.get(key), "change": change, "change_pct": pct,
                      "last_year": year.get(key), "yoy_change": ychange, "yoy_pct": ypct,
-                     "target": target_for(data.targets, period, key),
+                     "target": goals.get(key),
                      "higher_is_better": kpi(key).higher_is_better})
     return pd.DataFrame(rows)
 

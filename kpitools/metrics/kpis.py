@@ -10,6 +10,7 @@ zero); :func:`compute_kpis` is the same for one period.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -109,18 +110,20 @@ def kpis_for(data: Dataset, periods: Sequence[Period | str], *, keys: Sequence[s
     suffix = "" if keys is None else " " + ",".join(f.name for f in families)
     names = {p: data.cache_key(f"kpis {p}{suffix}") for p in periods}
     shared = {p: data.shared_key(f"kpis {p}{suffix}") for p in periods}
-    for p in periods:  # computed by another notebook of the same report run
-        if names[p] not in data.cache and shared[p] is not None:
-            found = data.shared.get(shared[p])
-            if found is not None:
-                data.cache[names[p]] = found
+    _take_shared(data, periods, names, shared)
     missing = [p for p in periods if names[p] not in data.cache]
     if missing:
-        for p, values in _compute(data, missing, families).items():
-            period = Period.parse(p)
-            data.cache[names[period]] = values
-            if shared[period] is not None:
-                data.shared.put(shared[period], values)
+        # one process of a report run computes KPIs at a time: another one computing the
+        # same periods is waited for, and only what it did not compute is computed here
+        lock = data.shared.exclusive("kpis") if any(shared[p] for p in missing) else contextlib.nullcontext()
+        with lock:
+            _take_shared(data, missing, names, shared)
+            missing = [p for p in missing if names[p] not in data.cache]
+            for p, values in (_compute(data, missing, families) if missing else {}).items():
+                period = Period.parse(p)
+                data.cache[names[period]] = values
+                if shared[period] is not None:
+                    data.shared.put(shared[period], values)
     out = {}
     for p in periods:
         values = dict(data.cache[names[p]])
@@ -128,6 +131,15 @@ def kpis_for(data: Dataset, periods: Sequence[Period | str], *, keys: Sequence[s
             values = {k: v for k, v in values.items() if k in keys or k.split(".")[0] in keys}
         out[str(p)] = values
     return out
+
+
+def _take_shared(data: Dataset, periods: Sequence[Period], names: dict, shared: dict) -> None:
+    """Into ``data.cache``: the periods' values another process of the run computed."""
+    for p in periods:
+        if names[p] not in data.cache and shared[p] is not None:
+            found = data.shared.get(shared[p])
+            if found is not None:
+                data.cache[names[p]] = found
 
 
 def tables_for(families: Sequence[KpiFamily]) -> list[str]:

@@ -34,12 +34,14 @@ __all__ = [
 @dataclass(frozen=True)
 class Analysis:
     """What one report notebook needs: at least one of ``needs`` (each a set of tables
-    that together suffice), and ``optional`` tables that add sections."""
+    that together suffice), and ``optional`` tables that add sections; ``tiles`` when it
+    shows KPI tiles or a KPI history (the report runner computes those KPIs first)."""
 
     name: str
     title: str
     needs: tuple[tuple[str, ...], ...]
     optional: tuple[str, ...] = ()
+    tiles: bool = False
 
 
 ANALYSES: tuple[Analysis, ...] = (
@@ -48,10 +50,10 @@ ANALYSES: tuple[Analysis, ...] = (
     Analysis("retention_cohort", "Retention cohorts", (("subscriptions", "accounts"), ("events",)),
              ("accounts",)),
     Analysis("unit_economics", "Unit economics", (("subscriptions", "accounts"),),
-             ("spend", "costs", "targets")),
+             ("spend", "costs", "targets"), tiles=True),
     Analysis("engagement", "Engagement", (("events",),), ("nps", "accounts")),
     Analysis("overview", "KPI overview", (("subscriptions",), ("events",), ("leads",)),
-             ("spend", "costs", "channel_metrics", "opportunities", "targets")),
+             ("spend", "costs", "channel_metrics", "opportunities", "targets"), tiles=True),
 )
 
 

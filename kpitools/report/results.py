@@ -4,22 +4,23 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from ..metrics.activity import activity_cohorts
+from ..metrics.compare import tile_periods
 from ..metrics.funnel import cohort_conversion, period_flow
-from ..metrics.kpis import compute_kpis
-from ..metrics.quality import table_profile
+from ..metrics.kpis import compute_kpis, kpis_for
+from ..metrics.quality import ANALYSES, table_profile
 from ..metrics.retention import revenue_cohorts
 from ..metrics.revenue import revenue_metrics
 from ..periods import Period
 from ..sources.data import Dataset
 from .atomic import write_csv, write_text
 
-__all__ = ["TABLE_WRITERS", "register_table", "write_results"]
+__all__ = ["TABLE_WRITERS", "register_table", "write_results", "tile_kpis"]
 
 TABLE_WRITERS: dict[str, tuple[tuple[str, ...], Callable[[Dataset, Period], pd.DataFrame | None], bool]] = {}
 
@@ -94,3 +95,23 @@ def write_results(data: Dataset, period: Period, out_dir: Path, *, max_categorie
         if table is not None:  # text cells a spreadsheet would evaluate are made inert
             written.append(write_csv(table, out_dir / filename))
     return written
+
+
+def tile_kpis(data: Dataset, periods: Sequence[Period], notebooks: Sequence[str], parameters: dict) -> None:
+    """Compute, in one batch, every period's KPIs that a notebook of the run will show as
+    tiles or a history (the trailing periods, the previous one, a year before), while the
+    workers start their kernels; the notebooks then read them from the run's shared
+    results (a notebook that gets there first waits for this batch rather than compute
+    them again). Nothing happens when no notebook of the run shows KPI tiles."""
+    tiles = {a.name for a in ANALYSES if a.tiles}
+    if data.shared is None or tiles.isdisjoint(notebooks):
+        return
+    # the notebooks' parameters: their default unless the run sets one
+    shown = data.limit_categories(_whole(parameters.get("max_categories"), 12))
+    trailing = _whole(parameters.get("trailing"), 12)
+    wanted = [q for p in periods for q in [*p.last_n(trailing), *tile_periods(p)]]
+    kpis_for(shown, sorted(set(wanted), key=lambda q: (q.start, q.end)))
+
+
+def _whole(value: object, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else default

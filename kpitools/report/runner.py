@@ -48,7 +48,7 @@ from .publish import (
     snapshot,
     write_manifest,
 )
-from .results import write_results
+from .results import tile_kpis, write_results
 from .workers import stop_pool, worker_pool
 
 __all__ = ["ORDER", "discover_notebooks", "render_reports", "Job", "JobResult", "RunSummary"]
@@ -252,7 +252,7 @@ def render_reports(
         # the machine-readable results are written while the kernels run (only this
         # thread uses the runner's engine meanwhile)
         with ThreadPoolExecutor(1) as writer:
-            written = writer.submit(_write_all_results, data, wanted, stage)
+            written = writer.submit(_write_all_results, data, wanted, stage, runnable, dict(parameters or {}))
             results = _run_all(runnable, jobs, progress) + skipped
             written.result()
         for r in results:
@@ -271,7 +271,11 @@ def render_reports(
     return RunSummary(results, out, index, published, messages, wanted)
 
 
-def _write_all_results(data: Dataset, periods: Sequence[Period], stage: Path) -> None:
+def _write_all_results(data: Dataset, periods: Sequence[Period], stage: Path, jobs: Sequence[Job],
+                       parameters: dict) -> None:
+    """First the KPIs that the notebooks' tiles and histories show (see :func:`tile_kpis`),
+    then each period's machine-readable results."""
+    tile_kpis(data, periods, [j.notebook.stem for j in jobs], parameters)
     for period in periods:
         write_results(data, period, stage / str(period))
 

@@ -6,7 +6,9 @@ KPIs computed once per run rather than once per notebook, the runner makes a fol
 ``.kpitools-shared`` beside the snapshot's files: it records there that the files passed
 the contract (their names, sizes and modification times), and every process that opens
 the snapshot keeps the values it computes there, one file per value, written whole
-(a temporary file renamed), so a reader never sees half of one.
+(a temporary file renamed), so a reader never sees half of one. A process about to
+compute a shared value holds the value's lock (:meth:`SharedResults.exclusive`), so
+that another process wanting it waits and reads it rather than computing it again.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ import json
 import os
 import pickle
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+try:  # POSIX; elsewhere each process computes what it needs (correct, only slower)
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
 
 __all__ = ["SHARED_FOLDER", "SharedResults", "share_results", "file_stamps"]
 
@@ -62,6 +70,26 @@ class SharedResults:
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(tmp)
+
+    @contextlib.contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """Hold the lock ``name`` of this snapshot within the block: one process at a time
+        (the others wait). The operating system releases it when its holder exits, however
+        it ends, so a killed process never leaves a lock behind."""
+        if fcntl is None:
+            yield
+            return
+        try:
+            handle = (self.folder / (hashlib.sha256(name.encode()).hexdigest()[:32] + ".lock")).open("a")
+        except OSError:  # a folder that cannot be written: no lock, no sharing either
+            yield
+            return
+        with handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     def checked(self, files: dict[str, Path]) -> bool:
         """Whether these files, as they are now, passed the contract in this snapshot."""
