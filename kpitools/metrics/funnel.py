@@ -118,10 +118,11 @@ def period_flow(leads: Table, *, period: Period | str, events: Table | None = No
 
 
 def conversion_query(leads: Table, *, periods: Sequence[Period | str], window_days: int = 90,
-                     by: str | None = None) -> ibis.Table:
+                     by: str | None = None, medians: bool = True) -> ibis.Table:
     """The expression of :func:`cohort_conversion`, every period at once: per period (and
     group) ``reached_<stage>`` (contacts that reached the stage or a later one within the
-    window) and ``days_<stage>`` (median days from the previous stage)."""
+    window) and, unless ``medians`` is False, ``days_<stage>`` (median days from the
+    previous stage)."""
     periods = [Period.parse(p) for p in periods]
     cohort = in_periods(leads, "created_at", periods)
     keys = ["period"] + ([by] if by else [])
@@ -129,15 +130,16 @@ def conversion_query(leads: Table, *, periods: Sequence[Period | str], window_da
         cohort = cohort.mutate(**{by: cohort[by].cast("string")})
     limit = cohort.created_at + ibis.interval(days=window_days)
     hit = [cohort[column].notnull() & (cohort[column] <= limit) for _stage, column in STAGES]
-    measures, medians = {}, {}
+    measures, days = {}, {}
     for i, (stage, column) in enumerate(STAGES):
         reached = ibis.or_(*hit[i:])  # CRMs skip stages: a later stage reached counts this one
         measures[f"reached_{stage}"] = reached.cast("int64").sum()
         if i:
             previous = STAGES[i - 1][1]
-            days = cohort[column].delta(cohort[previous], unit="microsecond") / 86_400e6
-            medians[f"days_{stage}"] = (hit[i] & hit[i - 1]).ifelse(days, ibis.null("float64"))
-    return with_medians(cohort.group_by(keys).agg(**measures), cohort, keys, medians)
+            taken = cohort[column].delta(cohort[previous], unit="microsecond") / 86_400e6
+            days[f"days_{stage}"] = (hit[i] & hit[i - 1]).ifelse(taken, ibis.null("float64"))
+    totals = cohort.group_by(keys).agg(**measures)
+    return with_medians(totals, cohort, keys, days) if medians else totals
 
 
 def cohort_conversion(leads: Table, *, period: Period | str, window_days: int = 90,
@@ -256,7 +258,8 @@ def funnel_history(*, periods: Sequence[Period | str], leads: Table | None = Non
         visitors = run(unique_visitors_query(events, periods=periods)).set_index("period")["visitors"]
     if leads is not None:
         flow = run(flow_query(leads, periods=periods)).set_index(["period", "stage"])["count"]
-        conv = run(conversion_query(leads, periods=periods, window_days=window_days)).set_index("period")
+        conv = run(conversion_query(leads, periods=periods, window_days=window_days, medians=False))
+        conv = conv.set_index("period")
         for p in periods:
             row = out[str(p)]
             if visitors is not None:
@@ -270,7 +273,8 @@ def funnel_history(*, periods: Sequence[Period | str], leads: Table | None = Non
             if visitors is not None:
                 row["visitor_to_lead_rate"] = ratio(row["leads"], row["visitors"])
     if events is not None:
-        trials = run(trial_query(events, periods=periods, window_days=window_days, subscriptions=subscriptions))
+        trials = run(trial_query(events, periods=periods, window_days=window_days, subscriptions=subscriptions,
+                                 medians=False))
         trials = trials.set_index("period")
         for p in periods:
             row = out[str(p)]
@@ -303,23 +307,38 @@ def channel_conversion(leads: pd.DataFrame, *, period: Period | str, events: pd.
         (``..._change_pts``).
     """
     period = Period.parse(period)
+    both = [period.previous(), period]
+    stages = [stage for stage, _column in STAGES]
+    groups = _groups(table(leads), "channel")
+    flow = run(flow_query(leads, periods=both, by="channel"))
+    flow = flow[flow["channel"].notna()].pivot_table(index=["period", "channel"], columns="stage",
+                                                      values="count", aggfunc="sum")
+    conv = run(conversion_query(leads, periods=both, window_days=window_days, by="channel", medians=False))
+    conv = conv[conv["channel"].notna()].set_index(["period", "channel"])
+    seen = None
+    if events is not None:
+        seen = run(unique_visitors_query(events, periods=both, by="channel"))
+        seen = seen.astype({"channel": "str"}).set_index(["period", "channel"])["visitors"]
 
     def one(p: Period) -> pd.DataFrame:
-        flow = period_flow(leads, period=p, events=events, by="channel")
-        stages = [stage for stage, _column in STAGES]
-        flow = flow.pivot(index="channel", columns="stage", values="count").reindex(
-            columns=["visitors", *stages])
-        conv = cohort_conversion(leads, period=p, window_days=window_days, by="channel")
-        conv = conv.pivot(index="channel", columns="stage", values="count").reindex(columns=stages)
-        out = pd.DataFrame(index=flow.index.union(conv.index))
-        out["visitors"] = flow["visitors"]
-        out["leads"] = flow["leads"]
+        name = str(p)
+        contacted = conv.xs(name, level="period") if name in conv.index.get_level_values("period") else None
+        channels = sorted(set(groups) | (set(contacted.index) if contacted is not None else set()))
+        counts = (flow.xs(name, level="period") if name in flow.index.get_level_values("period")
+                  else pd.DataFrame(index=pd.Index([], name="channel")))
+        out = pd.DataFrame(index=pd.Index(channels, name="channel"))
+        out["visitors"] = ([int(seen.get((name, c), 0)) for c in channels] if seen is not None
+                           else np.nan)
+        out["leads"] = counts.reindex(index=out.index, columns=stages).fillna(0).astype(int)["leads"]
+        reached = (contacted if contacted is not None else pd.DataFrame(index=out.index))
+        reached = reached.reindex(index=out.index, columns=[f"reached_{s}" for s in stages])
+        leads_, sqls, won = (reached[f"reached_{s}"] for s in ("leads", "sqls", "customers_won"))
         out["visitor_to_lead_rate"] = out["leads"] / out["visitors"].where(out["visitors"] > 0)
-        out["lead_to_sql_rate"] = conv["sqls"] / conv["leads"].where(conv["leads"] > 0)
-        out["lead_to_customer_rate"] = conv["customers_won"] / conv["leads"].where(conv["leads"] > 0)
+        out["lead_to_sql_rate"] = sqls / leads_.where(leads_ > 0)
+        out["lead_to_customer_rate"] = won / leads_.where(leads_ > 0)
         return out
 
-    now, prev = one(period), one(period.previous())
+    now, prev = one(period), one(both[0])
     rates = ["visitor_to_lead_rate", "lead_to_sql_rate", "lead_to_customer_rate"]
     for rate in rates:
         now[f"{rate}_prev"] = prev[rate].reindex(now.index)

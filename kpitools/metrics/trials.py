@@ -21,9 +21,10 @@ __all__ = ["trial_query", "trial_funnel"]
 
 
 def trial_query(events: Table, *, periods: Sequence[Period | str], window_days: int = 90,
-                subscriptions: Table | None = None, by: str | None = None) -> ibis.Table:
+                subscriptions: Table | None = None, by: str | None = None, medians: bool = True) -> ibis.Table:
     """The trial users of each period and what became of them: per period (and group of
-    the trial's ``by``) ``trials``, ``pqls``, ``paid`` and the median days to each."""
+    the trial's ``by``) ``trials``, ``pqls``, ``paid`` and, unless ``medians`` is False,
+    the median days to each (``days_pql``, ``days_paid``)."""
     periods = [Period.parse(p) for p in periods]
     e = table(events)
     started = in_periods(e.filter(e.event == "trial_started"), "timestamp", periods)
@@ -49,6 +50,8 @@ def trial_query(events: Table, *, periods: Sequence[Period | str], window_days: 
     day = 86_400e6
     totals = joined.group_by(["period", "group"]).agg(
         trials=_.count(), pqls=pql.cast("int64").sum(), paid=paid_in.cast("int64").sum())
+    if not medians:
+        return totals
     return with_medians(totals, joined, ["period", "group"], {
         "days_pql": pql.ifelse(joined.activated_at.delta(joined.start, unit="microsecond") / day,
                                ibis.null("float64")),
