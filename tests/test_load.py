@@ -280,6 +280,26 @@ def test_dataset_pickles(tiny_dir):
     assert set(data.accounts.to_pandas()["channel"]) == {"(other)", "organic"}  # one row each: ties go by name
 
 
+def test_limit_categories_by_hand():
+    """Shares summed over the tables of a vocabulary, each table weighing the same:
+    accounts (4 rows) give ads 2/4, seo 1/4, mail 1/4; leads (2 rows) give mail 1/2,
+    none 1/2. Totals: mail 0.75, ads 0.5, none 0.5, seo 0.25. With two kept: mail, then
+    ads before none (a tie goes by name); "none" carries a meaning and is always kept."""
+    from kpitools.sources.categories import OTHER, category_limits, limit_categories
+
+    tables = {"accounts": pd.DataFrame({"account_id": ["A1", "A2", "A3", "A4"],
+                                        "channel": ["ads", "ads", "seo", "mail"]}),
+              "leads": pd.DataFrame({"lead_id": ["L1", "L2"], "channel": ["mail", "none"]}),
+              "subscriptions": pd.DataFrame({"plan": ["pro", "basic"]})}
+    limits = category_limits(tables, 2)
+    assert limits["channel"] == ["ads", "mail", "none"]
+    assert "plan" not in limits  # two values: nothing to cut
+    out = limit_categories(tables, 2)
+    assert out["accounts"].to_pandas()["channel"].tolist() == ["ads", "ads", OTHER, "mail"]
+    assert out["leads"] is tables["leads"]  # all its values kept: the table is left as it is
+    assert out["subscriptions"] is tables["subscriptions"]
+
+
 def test_read_table_reads_one_file(tmp_path):
     pd.DataFrame({"user_id": ["u1"], "timestamp": ["2024-01-01T10:00:00Z"], "event": ["login"],
                   "feature": ["x"]}).to_parquet(tmp_path / "events.parquet")

@@ -17,3 +17,17 @@ def test_environment_matches_pyproject():
     listed = {m.group(1).lower() for m in re.finditer(r"^\s+- ([A-Za-z0-9_.-]+)\s*(?:[<>=]|$)", env, re.M)}
     assert wanted <= listed, wanted - listed
     assert "- -e ." in env
+
+
+def test_the_report_pipeline_skips_the_slow_optional_grammar():
+    """rfc3987_syntax (an optional jsonschema helper JupyterLab installs) takes over 2 s to
+    import; nbformat's schema never needs it, so the runner and its workers leave it out."""
+    import subprocess
+    import sys
+
+    code = ("import sys, kpitools.report.runner, nbformat, papermill\n"
+            "nbformat.validate(nbformat.read('notebooks/overview.ipynb', 4))\n"
+            "print(sys.modules.get('rfc3987_syntax'))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=ROOT)
+    assert out.stdout.strip() == "None"

@@ -99,3 +99,13 @@ def _waiting_on_a_lock(pid: int) -> bool:
         return "locks_lock" in where or "flock" in where
     except OSError:
         return False
+
+
+def test_the_kept_category_values_are_shared(tiny_dir):
+    share_results(tiny_dir)
+    data = kpitools.load(tiny_dir)
+    limited = data.limit_categories(1)
+    assert data.limit_categories(1) is limited  # counted once per Dataset
+    kept = data.shared.get(data.shared_key("category limits 1"))
+    assert kept["channel"] == ["none", "organic"]  # the top value, and "none" always
+    assert set(limited.accounts.to_pandas()["channel"]) == {"(other)", "organic"}

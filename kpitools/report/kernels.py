@@ -12,10 +12,13 @@ reset is replaced by a fresh one. The kernel dies with its worker (see
 
 from __future__ import annotations
 
+import ast
 import atexit
 import contextlib
+from collections.abc import Iterable
+from pathlib import Path
 
-__all__ = ["worker_kernel", "discard_kernel"]
+__all__ = ["worker_kernel", "discard_kernel", "warm_kernel", "import_code"]
 
 _KERNEL: dict = {}
 _RESET = ("get_ipython().run_line_magic('reset', '-f')\n"
@@ -88,3 +91,47 @@ def discard_kernel() -> None:
             km.shutdown_kernel(now=True)
         with contextlib.suppress(Exception):
             km.cleanup_resources()
+
+
+def warm_kernel(cwd: str, code: str) -> None:
+    """Start this worker's kernel in ``cwd`` and run ``code`` in it (imports), so that its
+    first notebook does not wait for either. Never raises: a kernel that fails here is
+    started again for the notebook, which then reports what is wrong."""
+    try:
+        km = worker_kernel(cwd)
+        if not code:
+            return
+        kc = km.blocking_client()
+        try:
+            kc.start_channels()
+            kc.wait_for_ready(timeout=START_TIMEOUT_S)
+            kc.execute_interactive(code, timeout=START_TIMEOUT_S * 5, store_history=False,
+                                   output_hook=lambda msg: None)
+        finally:
+            kc.stop_channels()
+    except Exception:
+        return
+
+
+def import_code(notebooks: Iterable[Path]) -> str:
+    """The top-level import statements of the notebooks' code cells, each in a ``try``
+    (a failing import is the notebook's to report), for :func:`warm_kernel`."""
+    import nbformat
+
+    seen: dict[str, None] = {}
+    for path in notebooks:
+        try:
+            cells = nbformat.read(str(path), as_version=4).cells
+        except Exception:
+            continue
+        for cell in cells:
+            if cell.cell_type != "code":
+                continue
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:  # IPython magics: not plain Python
+                continue
+            for node in tree.body:
+                if isinstance(node, ast.Import | ast.ImportFrom) and getattr(node, "module", "") != "__future__":
+                    seen[ast.unparse(node)] = None
+    return "".join(f"try:\n    {line}\nexcept Exception:\n    pass\n" for line in seen)

@@ -18,7 +18,7 @@ import os
 import shutil
 import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +35,7 @@ from .atomic import write_text
 from .executed import describe_failure, show_data_dir, take_stderr
 from .html import export_html
 from .index import write_index
-from .kernels import discard_kernel, worker_kernel
+from .kernels import discard_kernel, import_code, worker_kernel
 from .paths import NOTEBOOKS
 from .publish import (
     new_stage,
@@ -233,6 +233,11 @@ def render_reports(
     notebooks = list(notebooks) if notebooks is not None else discover_notebooks()
     stage = new_stage(out)
     published: list[str] = []
+    # the workers start their kernels and import what the notebooks import while the
+    # data is copied and checked
+    asked = [w for w in ",".join(map(str, periods or [])).split(",") if w.strip()]
+    size = min(jobs, len(notebooks) * (len(asked) if asked and not range_ else jobs))
+    pool = worker_pool(size, warm=(str(notebooks[0].parent), import_code(notebooks))) if notebooks else None
     try:
         fingerprint = snapshot(source, stage / "data")
         staged = stage / "data" / source.name if source.is_file() else stage / "data"
@@ -253,7 +258,7 @@ def render_reports(
         # thread uses the runner's engine meanwhile)
         with ThreadPoolExecutor(1) as writer:
             written = writer.submit(_write_all_results, data, wanted, stage, runnable, dict(parameters or {}))
-            results = _run_all(runnable, jobs, progress) + skipped
+            results = _run_all(runnable, pool, progress) + skipped
             written.result()
         for r in results:
             say_lines = [f"{r.job.period} {r.job.notebook.stem}: {w}" for w in r.warnings]
@@ -263,6 +268,8 @@ def render_reports(
             published = _publish(results, stage, out, [str(p) for p in wanted], fingerprint, say)
             index = write_index(out, warn=say)
     finally:
+        if pool is not None:  # after the jobs, the idle workers; after a failure, every one
+            stop_pool(pool)
         shutil.rmtree(stage, ignore_errors=True)
         if created and not published:  # a run that published nothing leaves no folder behind
             (out / ".kpitools.lock").unlink(missing_ok=True)
@@ -295,16 +302,15 @@ def _split_runnable(job_list: list[Job], data: Dataset) -> tuple[list[Job], list
     return runnable, skipped
 
 
-def _run_all(job_list: list[Job], jobs: int, progress: bool) -> list[JobResult]:
-    """Run the jobs in worker processes; on any interruption kill the workers and their
-    kernels before the exception goes on."""
+def _run_all(job_list: list[Job], pool: ProcessPoolExecutor, progress: bool) -> list[JobResult]:
+    """Run the jobs in the pool's worker processes; on any interruption kill the workers
+    and their kernels before the exception goes on."""
     from tqdm.auto import tqdm
 
     if not job_list:
         return []
     bar = tqdm(total=len(job_list), desc="reports", unit="notebook", disable=not progress)
     results = []
-    pool = worker_pool(min(jobs, len(job_list)))
     try:
         pending = {pool.submit(_run_job, job) for job in job_list}
         while pending:

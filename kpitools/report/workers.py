@@ -73,10 +73,12 @@ def _watch_parent(parent: int) -> None:
         time.sleep(POLL_S)
 
 
-def _init_worker(parent: int, threads: int) -> None:
+def _init_worker(parent: int, threads: int, warm: tuple[str, str] | None = None) -> None:
     """Runs first in every worker: leave the terminal's process group, ignore Ctrl-C (the
     runner decides), die with the runner, and give the kernels it starts their share of the
-    cores for the engine (workers x engine threads = cores)."""
+    cores for the engine (workers x engine threads = cores). With ``warm`` (a folder and
+    code), start the worker's kernel there and run the code in it (the notebooks' imports)
+    while the runner still prepares the data."""
     os.environ["KPITOOLS_ENGINE_THREADS"] = str(threads)
     if hasattr(os, "setsid"):
         with contextlib.suppress(OSError):
@@ -85,14 +87,28 @@ def _init_worker(parent: int, threads: int) -> None:
     if os.getppid() != parent:  # the runner died while this worker started
         os._exit(1)
     threading.Thread(target=_watch_parent, args=(parent,), name="kpitools-parent-watch", daemon=True).start()
+    if warm is not None:
+        from .kernels import warm_kernel
+
+        warm_kernel(*warm)
 
 
-def worker_pool(jobs: int) -> ProcessPoolExecutor:
+def worker_pool(jobs: int, *, warm: tuple[str, str] | None = None) -> ProcessPoolExecutor:
     """A pool of ``jobs`` worker processes (spawned, so no state is shared by forking) that
-    die with this process."""
-    threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
-    return ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=get_context("spawn"),
-                               initializer=_init_worker, initargs=(os.getpid(), threads))
+    die with this process. With ``warm`` (a folder and code for :func:`_init_worker`) the
+    workers start at once, each starting its kernel, rather than at the first job."""
+    jobs = max(1, jobs)
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn"),
+                               initializer=_init_worker, initargs=(os.getpid(), threads, warm))
+    if warm is not None:
+        for _ in range(jobs):  # a worker is spawned for each task submitted while none is idle
+            pool.submit(_nothing)
+    return pool
+
+
+def _nothing() -> None:
+    return None
 
 
 def kill_tree(pid: int | None = None, *, include_root: bool = False, timeout: float = 5.0) -> list[int]:

@@ -19,7 +19,7 @@ from ibis import _
 
 from ..engine import Table, run, table
 
-__all__ = ["OTHER", "VOCABULARIES", "top_values", "limit_categories"]
+__all__ = ["OTHER", "VOCABULARIES", "top_values", "limit_categories", "category_limits", "apply_category_limits"]
 
 OTHER = "(other)"
 # vocabulary -> the (table, column) pairs that share it
@@ -64,28 +64,55 @@ def limit_categories(tables: dict[str, Table], n: int = 12) -> dict[str, Table]:
     -------
     dict of name to Ibis table
         The same tables where nothing changes; where a column is relabelled, an
-        expression that relabels it. The shares are counted by the engine, one
-        query per vocabulary.
+        expression that relabels it: :func:`apply_category_limits` of
+        :func:`category_limits`.
     """
-    out = dict(tables)
+    return apply_category_limits(tables, category_limits(tables, n))
+
+
+def category_limits(tables: dict[str, Table], n: int = 12) -> dict[str, list[str]]:
+    """For each vocabulary of more than ``n`` values, the values it keeps (sorted); the
+    shares of every vocabulary are counted by the engine in one query.
+
+    The values of the tables are included as well, under ``"<vocabulary>:<table>"``, so
+    that a table already within the kept values is left as it is.
+    """
+    parts = []
     for vocabulary, places in VOCABULARIES.items():
-        present = [(t, c) for t, c in places if t in out and c in out[t].columns]
-        if not present:
-            continue
-        parts = []
-        for name, column in present:
-            t = table(out[name])
-            shares = t.filter(t[column].notnull()).group_by(value=t[column]).aggregate(rows=_.count())
-            parts.append(shares.mutate(table=ibis.literal(name), share=_.rows / _.rows.sum().over()))
-        counts = run(ibis.union(*parts) if len(parts) > 1 else parts[0])
-        totals = counts.groupby("value")["share"].sum()
+        for name, column in places:
+            if name not in tables or column not in table(tables[name]).columns:
+                continue
+            t = table(tables[name])
+            shares = t.filter(t[column].notnull()).group_by(value=t[column].cast("string")).aggregate(
+                rows=_.count())
+            parts.append(shares.mutate(vocabulary=ibis.literal(vocabulary), table=ibis.literal(name),
+                                       share=_.rows / _.rows.sum().over()))
+    if not parts:
+        return {}
+    counts = run(ibis.union(*parts) if len(parts) > 1 else parts[0])
+    out: dict[str, list[str]] = {}
+    for vocabulary, found in counts.groupby("vocabulary", sort=False):
+        totals = found.groupby("value")["share"].sum()
         if len(totals) <= n:
             continue
-        kept = top_values(totals, n, keep=_KEEP.get(vocabulary, ()))
-        for name, column in present:
-            if set(counts.loc[counts["table"] == name, "value"]) <= kept:
+        out[vocabulary] = sorted(top_values(totals, n, keep=_KEEP.get(vocabulary, ())))
+        for name, values in found.groupby("table", sort=False)["value"]:
+            out[f"{vocabulary}:{name}"] = sorted(set(values))
+    return out
+
+
+def apply_category_limits(tables: dict[str, Table], limits: dict[str, list[str]]) -> dict[str, Table]:
+    """The tables with each vocabulary of ``limits`` (:func:`category_limits`) relabelled:
+    a value outside the kept ones becomes :data:`OTHER`."""
+    out = dict(tables)
+    for vocabulary, places in VOCABULARIES.items():
+        kept = limits.get(vocabulary)
+        if kept is None:
+            continue
+        for name, column in places:
+            if name not in out or not set(limits.get(f"{vocabulary}:{name}", ())) - set(kept):
                 continue
             t = table(out[name])
-            merged = t[column].notnull() & ~t[column].isin(sorted(kept))
+            merged = t[column].notnull() & ~t[column].isin(kept)
             out[name] = t.mutate(**{column: ibis.ifelse(merged, ibis.literal(OTHER, "string"), t[column])})
     return out

@@ -138,9 +138,19 @@ class Dataset:
         """The same data with every category of more than ``n`` values (channel, segment,
         plan, feature, ...) cut to its ``n`` most common values and ``"(other)"``: see
         :func:`kpitools.sources.categories.limit_categories`. Totals are unchanged."""
-        from .categories import limit_categories
+        return self.cached(f"limit_categories {n}", lambda: self._limited(n))
 
-        tables = limit_categories(self.tables, n)
+    def _limited(self, n: int) -> Dataset:
+        from .categories import apply_category_limits, category_limits
+
+        # the kept values are counted once per report run (the notebooks share them)
+        key = self.shared_key(f"category limits {n}")
+        limits = self.shared.get(key) if key is not None else None
+        if limits is None:
+            limits = category_limits(self.tables, n)
+            if key is not None:
+                self.shared.put(key, limits)
+        tables = apply_category_limits(self.tables, limits)
         if all(tables[k] is self.tables[k] for k in tables):
             return self
         return Dataset(directory=self.directory, tables=tables, files=self.files, category_limit=n,
