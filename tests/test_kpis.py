@@ -115,3 +115,24 @@ def test_cli_kpis_unreadable_parquet_is_one_message(tiny_dir, capsys):
     err = capsys.readouterr().err
     assert err.startswith("kpitools: ") and "events.parquet: cannot read the file" in err
     assert "Traceback" not in err
+
+
+def test_a_category_limit_changes_only_the_per_value_keys(small_dir):
+    """Limiting categories relabels values and changes no total: every KPI but the
+    per-feature ones is the same, so kpis.json takes them from the reports' limited data."""
+    from kpitools.metrics.kpis import kpis_for, kpis_like
+
+    data = kpitools.load(small_dir)
+    periods = ["2025-05", "2025-06", "2025-Q2"]
+    full = kpis_for(data, periods)
+    for n in (1, 2):
+        limited = data.limit_categories(n)
+        assert limited is not data  # something was relabelled
+        for p in periods:
+            shown = kpis_for(limited, [p])[p]
+            assert {k for k in shown if k.startswith("feature_adoption_rate.")} != \
+                {k for k in full[p] if k.startswith("feature_adoption_rate.")}
+            same = {k: v for k, v in shown.items() if not k.startswith("feature_adoption_rate.")}
+            assert same == {k: v for k, v in full[p].items() if not k.startswith("feature_adoption_rate.")}
+            like = kpis_like(data, p, limited=limited)
+            assert list(like.items()) == list(full[p].items())  # the same values in the same order

@@ -31,7 +31,7 @@ from .sessions import SESSION_KEYS, session_history
 from .spend import cost_history, spend_history
 from .visitors import unique_visitors_query
 
-__all__ = ["KpiFamily", "FAMILIES", "register", "compute_kpis", "kpis_for", "families_for"]
+__all__ = ["KpiFamily", "FAMILIES", "register", "compute_kpis", "kpis_for", "kpis_like", "families_for"]
 
 KpiValues = dict[str, float | int | None]
 ByPeriod = dict[str, KpiValues]
@@ -44,18 +44,27 @@ class KpiFamily:
     keys: tuple[str, ...]
     compute: Callable[[Dataset, list[Period], ByPeriod], ByPeriod]
     reads: tuple[str, ...] = ()  # every table it reads when present (``needs`` among them)
+    # its keys name category values (one key per feature): they change with the category
+    # limit, while every other family's values are totals that no relabelling changes
+    by_category: bool = False
+
+    def owns(self, key: str) -> bool:
+        """Whether ``key`` is one of this family's."""
+        return key in self.keys or (self.by_category and key.split(".")[0] == f"{self.name}_rate")
 
 
 FAMILIES: list[KpiFamily] = []
 
 
-def register(name: str, *, needs: tuple[str, ...], keys: tuple[str, ...], reads: tuple[str, ...] = ()):
+def register(name: str, *, needs: tuple[str, ...], keys: tuple[str, ...], reads: tuple[str, ...] = (),
+             by_category: bool = False):
     """Decorator: add a KPI family. ``compute(data, periods, so_far)`` returns each
     period's values and sees those computed by earlier families (``so_far``, by period),
-    so a ratio can reuse a count. ``reads``: the tables it also uses when present."""
+    so a ratio can reuse a count. ``reads``: the tables it also uses when present;
+    ``by_category``: its keys (``<name>_rate.<value>``) are per category value."""
 
     def wrap(fn: Callable[[Dataset, list[Period], ByPeriod], ByPeriod]):
-        FAMILIES.append(KpiFamily(name, needs, keys, fn, tuple(dict.fromkeys([*needs, *reads]))))
+        FAMILIES.append(KpiFamily(name, needs, keys, fn, tuple(dict.fromkeys([*needs, *reads])), by_category))
         return fn
 
     return wrap
@@ -82,6 +91,26 @@ def compute_kpis(data: Dataset, period: Period | str, *, keys: Sequence[str] | N
     """
     period = Period.parse(period)
     return kpis_for(data, [period], keys=keys)[str(period)]
+
+
+def kpis_like(data: Dataset, period: Period | str, *, limited: Dataset) -> KpiValues:
+    """:func:`compute_kpis` of ``data``, taking the values of every family whose values no
+    category limit changes from ``limited`` (the same data with :meth:`Dataset.limit_categories`,
+    whose KPIs a report run computes anyway); only the families keyed by category value
+    (``feature_adoption_rate.<feature>``) are computed on ``data`` itself."""
+    period = Period.parse(period)
+    shown = kpis_for(limited, [period])[str(period)]
+    per_value = [f for f in FAMILIES if f.by_category]
+    own = kpis_for(data, [period], keys=[f"{f.name}_rate" for f in per_value])[str(period)] if per_value else {}
+    out: KpiValues = {}
+    for key, value in shown.items():  # in registration order, the per-value block in its place
+        if any(f.owns(key) for f in per_value):
+            out.update(own)
+            own = {}
+        else:
+            out[key] = value
+    out.update(own)
+    return out
 
 
 def kpis_for(data: Dataset, periods: Sequence[Period | str], *, keys: Sequence[str] | None = None
@@ -242,7 +271,7 @@ def _activation(data: Dataset, periods: list[Period], so_far: ByPeriod) -> ByPer
     return _rows(activation_history(data.events, periods=periods))
 
 
-@register("feature_adoption", needs=("events",), keys=())
+@register("feature_adoption", needs=("events",), keys=(), by_category=True)
 def _features(data: Dataset, periods: list[Period], so_far: ByPeriod) -> ByPeriod:
     table = feature_adoption(data.events, periods=periods)
     out: ByPeriod = {str(p): {} for p in periods}

@@ -12,7 +12,7 @@ import pandas as pd
 from ..metrics.activity import activity_cohorts
 from ..metrics.compare import tile_periods
 from ..metrics.funnel import cohort_conversion, period_flow
-from ..metrics.kpis import compute_kpis, kpis_for
+from ..metrics.kpis import kpis_for, kpis_like
 from ..metrics.quality import ANALYSES, table_profile
 from ..metrics.retention import revenue_cohorts
 from ..metrics.revenue import revenue_metrics
@@ -87,9 +87,10 @@ def write_results(data: Dataset, period: Period, out_dir: Path, *, max_categorie
     as the reports do."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    kpis = compute_kpis(data, period)  # the folder names the period: the object is numbers only
-    written.append(write_text(out_dir / "kpis.json", json.dumps(kpis, indent=2, allow_nan=False) + "\n"))
     shown = data.limit_categories(max_categories)
+    # every category value's own key; the other values are those the reports computed
+    kpis = kpis_like(data, period, limited=shown)  # the folder names the period: numbers only
+    written.append(write_text(out_dir / "kpis.json", json.dumps(kpis, indent=2, allow_nan=False) + "\n"))
     for filename, (needs, fn, whole) in TABLE_WRITERS.items():
         table = fn(data if whole else shown, period) if data.has(*needs) else None
         if table is not None:  # text cells a spreadsheet would evaluate are made inert
