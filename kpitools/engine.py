@@ -37,9 +37,9 @@ import pandas as pd
 
 from .periods import Period
 
-__all__ = ["table", "run", "connection", "engine_errors", "utc", "in_range", "windows", "period_windows",
-           "within", "in_periods", "with_medians", "every_period", "in_order", "day_of", "literal_windows",
-           "remembered", "whole", "utc_stamp", "Table", "UTC"]
+__all__ = ["table", "run", "connection", "interrupt_engine", "engine_errors", "utc", "in_range", "windows",
+           "period_windows", "within", "in_periods", "with_medians", "every_period", "in_order", "day_of",
+           "literal_windows", "remembered", "whole", "utc_stamp", "Table", "UTC"]
 
 Table = ir.Table | pd.DataFrame
 
@@ -74,6 +74,13 @@ def engine_errors() -> tuple[type[BaseException], ...]:
     import duckdb
 
     return (duckdb.Error,)
+
+
+def interrupt_engine() -> None:
+    """Stop the query the embedded engine runs now, from another thread (it fails with an
+    interruption error); nothing when it runs none."""
+    with contextlib.suppress(Exception):
+        connection().con.interrupt()
 
 
 def connection() -> ibis.BaseBackend:

@@ -18,7 +18,7 @@ import os
 import shutil
 import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +26,7 @@ from pathlib import Path
 import nbformat
 
 from .. import __version__
+from ..engine import interrupt_engine
 from ..errors import KpiToolsError, ReportError
 from ..metrics.quality import ANALYSES
 from ..periods import Period, resolve_periods
@@ -49,7 +50,7 @@ from .publish import (
     write_manifest,
 )
 from .results import tile_kpis, write_results
-from .workers import stop_pool, worker_pool
+from .workers import Background, stop_pool, worker_pool
 
 __all__ = ["ORDER", "discover_notebooks", "render_reports", "Job", "JobResult", "RunSummary"]
 
@@ -254,12 +255,15 @@ def render_reports(
             job_list += [Job(nb, str(period), str(staged.resolve()), stage, header,
                              dict(parameters or {}), shown_data_dir=str(source)) for nb in notebooks]
         runnable, skipped = _split_runnable(job_list, data)
-        # the machine-readable results are written while the kernels run (only this
-        # thread uses the runner's engine meanwhile)
-        with ThreadPoolExecutor(1) as writer:
-            written = writer.submit(_write_all_results, data, wanted, stage, runnable, dict(parameters or {}))
+        # the machine-readable results are written while the kernels run (only that
+        # thread uses the runner's engine meanwhile); a stopped run does not wait for it
+        writer = Background(_write_all_results, data, wanted, stage, runnable, dict(parameters or {}))
+        try:
             results = _run_all(runnable, pool, progress) + skipped
-            written.result()
+        except BaseException:
+            writer.abandon(interrupt_engine)
+            raise
+        writer.result()
         for r in results:
             say_lines = [f"{r.job.period} {r.job.notebook.stem}: {w}" for w in r.warnings]
             for line in say_lines:

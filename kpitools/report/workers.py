@@ -21,13 +21,13 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
 import psutil
 
-__all__ = ["worker_pool", "stop_pool", "kill_tree", "Interrupted", "interrupt_signals", "describe_signal"]
+__all__ = ["worker_pool", "stop_pool", "kill_tree", "Interrupted", "interrupt_signals", "describe_signal", "Background"]
 
 POLL_S = 0.2
 
@@ -125,18 +125,90 @@ def kill_tree(pid: int | None = None, *, include_root: bool = False, timeout: fl
     for proc in victims:
         with contextlib.suppress(psutil.Error):
             proc.kill()
-    psutil.wait_procs(victims, timeout=timeout)
+    _wait_gone(victims, timeout)
     return [p.pid for p in victims]
 
 
-def stop_pool(pool: ProcessPoolExecutor) -> None:
-    """Kill a pool's workers and their kernels at once, and cancel what is queued."""
-    workers = list((getattr(pool, "_processes", None) or {}).keys())
+def _wait_gone(procs: list[psutil.Process], timeout: float) -> None:
+    """Wait until every process has ended: exited, or a zombie (a kernel whose worker died
+    belongs to init, which may be slow to reap it, or never reap it in a container)."""
+    deadline = time.monotonic() + timeout
+    pending = list(procs)
+    while pending and time.monotonic() < deadline:
+        psutil.wait_procs(pending, timeout=0.05)  # reaps this process's own children
+        pending = [p for p in pending if _running(p)]
+
+
+def _running(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def stop_pool(pool: ProcessPoolExecutor, timeout: float = 5.0) -> None:
+    """Kill a pool's workers and their kernels at once, and cancel what is queued (once:
+    a second call does nothing).
+
+    The workers are this process's children: multiprocessing must be the one to reap
+    them (a worker reaped by anyone else looks alive to it forever, and its manager
+    thread then holds the interpreter at exit), so they are joined through their
+    ``Process`` objects; their kernels are not our children and are waited for by pid.
+    """
+    if getattr(pool, "_kpitools_stopped", False):
+        return
+    pool._kpitools_stopped = True
+    workers = dict(getattr(pool, "_processes", None) or {})
+    kernels = []
     for pid in workers:
-        kill_tree(pid, include_root=True)
+        with contextlib.suppress(psutil.Error):
+            kernels += psutil.Process(pid).children(recursive=True)
+    for pid in workers:
+        with contextlib.suppress(OSError):
+            os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
+    for proc in kernels:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    deadline = time.monotonic() + timeout
+    for worker in workers.values():
+        worker.join(max(0.0, deadline - time.monotonic()))
+    _wait_gone(kernels, max(0.0, deadline - time.monotonic()))
     pool.shutdown(wait=False, cancel_futures=True)
 
 
 def describe_signal(exc: Interrupted) -> str:
     return "interrupted (Ctrl-C)" if exc.signum == signal.SIGINT else f"stopped by {exc}"
 
+
+
+class Background:
+    """``fn(*args)`` in a daemon thread: :meth:`result` waits for it and raises what it
+    raised; a stopped run calls :meth:`abandon` instead and does not wait (a thread pool
+    would hold the process until the work ended, and at exit)."""
+
+    def __init__(self, fn: Callable[..., object], *args: object) -> None:
+        self._error: BaseException | None = None
+
+        def target() -> None:
+            try:
+                fn(*args)
+            except BaseException as exc:  # handed to result()
+                self._error = exc
+
+        self._thread = threading.Thread(target=target, name="kpitools-background", daemon=True)
+        self._thread.start()
+
+    def result(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def abandon(self, stop: Callable[[], None], timeout: float = 5.0) -> None:
+        """Ask the work to stop (``stop()``, e.g. interrupt the engine's query: again every
+        few milliseconds, as the work may be between two queries) and wait for it at most
+        ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while self._thread.is_alive() and time.monotonic() < deadline:
+            with contextlib.suppress(Exception):
+                stop()
+            self._thread.join(0.02)
