@@ -1,8 +1,8 @@
 """Worker processes that never outlive the run that started them.
 
 The report runner executes notebooks in a pool of worker processes; each worker
-starts a Jupyter kernel per notebook. Three rules keep a stopped run from leaving
-anything running:
+keeps one Jupyter kernel for its notebooks (:mod:`kpitools.report.kernels`). Three
+rules keep a stopped run from leaving anything running:
 
 - A worker leaves the terminal's process group (``os.setsid``), so Ctrl-C reaches
   only the runner, which then stops everything in order; kernels already run in a
@@ -10,8 +10,13 @@ anything running:
 - A worker watches its parent: the moment the runner is gone (even by ``kill -9``),
   the worker kills its kernels and exits. Kernels watch their worker the same way
   (ipykernel's parent poller).
-- :func:`kill_tree` ends every process the runner started, kernels included, when
-  it is interrupted.
+- :func:`stop_pool` ends the workers and their kernels at once when the run is
+  interrupted (multiprocessing reaps the workers itself, so the pool never waits for
+  one that is gone); :func:`kill_tree` ends a process's descendants.
+
+Workers may start their kernel before the first notebook (``warm``), while the runner
+still prepares the data. Work the runner does beside the workers runs in a
+:class:`Background` daemon thread that a stopped run does not wait for.
 """
 
 from __future__ import annotations
