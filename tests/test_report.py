@@ -206,3 +206,22 @@ def test_a_duckdb_file_reports_like_its_folder(small_dir, tmp_path):
     written = json.loads((out / "2025-06" / "kpis.json").read_text())
     assert written == compute_kpis(load(small_dir), PERIOD)
     assert str(load(small_dir).row_counts()["events"]) in (out / "2025-06" / "rows.html").read_text()
+
+
+def test_the_warm_up_runs_the_notebooks_imports_and_nothing_else(tmp_path):
+    """A worker's kernel runs the notebooks' top-level imports before their first notebook:
+    each once, a failing one harmlessly, no other statement, no cell with IPython magics."""
+    from nbformat.v4 import new_code_cell
+
+    from kpitools.report.kernels import import_code
+
+    make_notebook(tmp_path / "a.ipynb", new_code_cell("import json\nfrom os import path as p\nprint('side effect')"))
+    make_notebook(tmp_path / "b.ipynb", new_code_cell("%matplotlib inline\nimport shutil"),
+                  new_code_cell("from __future__ import annotations\nimport json\nimport no_such_module_here"))
+    code = import_code([tmp_path / "a.ipynb", tmp_path / "b.ipynb"])
+    assert code.count("import json") == 1 and "from os import path as p" in code
+    assert "shutil" not in code and "print" not in code and "__future__" not in code
+    assert "import no_such_module_here" in code
+    namespace: dict = {}
+    exec(code, namespace)  # the missing module is skipped
+    assert namespace["p"] is __import__("os").path and "no_such_module_here" not in namespace
