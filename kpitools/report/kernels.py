@@ -54,26 +54,24 @@ def worker_kernel(cwd: str):
 
 def _ready(km) -> bool:
     """True when a freshly started kernel answers ``kernel_info``."""
-    kc = km.blocking_client()
-    try:
-        kc.start_channels()
-        kc.wait_for_ready(timeout=START_TIMEOUT_S)
-        return True
-    except Exception:
-        return False
-    finally:
-        with contextlib.suppress(Exception):
-            kc.stop_channels()
+    return _run(km, "")
 
 
 def _reset(km) -> bool:
     """Empty the kernel's namespace and close its figures; False when it does not answer."""
+    return _run(km, _RESET)
+
+
+def _run(km, code: str, timeout: float = START_TIMEOUT_S) -> bool:
+    """Wait for the kernel to answer, then run ``code`` in it (its output dropped); False
+    when it does not answer or the code fails."""
     kc = km.blocking_client()
     try:
         kc.start_channels()
         kc.wait_for_ready(timeout=START_TIMEOUT_S)
-        reply = kc.execute_interactive(_RESET, timeout=START_TIMEOUT_S, store_history=False,
-                                       output_hook=lambda msg: None)
+        if not code:
+            return True
+        reply = kc.execute_interactive(code, timeout=timeout, store_history=False, output_hook=lambda msg: None)
         return reply["content"]["status"] == "ok"
     except Exception:
         return False
@@ -97,20 +95,10 @@ def warm_kernel(cwd: str, code: str) -> None:
     """Start this worker's kernel in ``cwd`` and run ``code`` in it (imports), so that its
     first notebook does not wait for either. Never raises: a kernel that fails here is
     started again for the notebook, which then reports what is wrong."""
-    try:
+    with contextlib.suppress(Exception):
         km = worker_kernel(cwd)
-        if not code:
-            return
-        kc = km.blocking_client()
-        try:
-            kc.start_channels()
-            kc.wait_for_ready(timeout=START_TIMEOUT_S)
-            kc.execute_interactive(code, timeout=START_TIMEOUT_S * 5, store_history=False,
-                                   output_hook=lambda msg: None)
-        finally:
-            kc.stop_channels()
-    except Exception:
-        return
+        if code:
+            _run(km, code, timeout=START_TIMEOUT_S * 5)
 
 
 def import_code(notebooks: Iterable[Path]) -> str:

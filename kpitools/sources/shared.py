@@ -48,8 +48,8 @@ class SharedResults:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def _path(self, key: str) -> Path:
-        return self.folder / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".pickle")
+    def _path(self, key: str, suffix: str = ".pickle") -> Path:
+        return self.folder / (hashlib.sha256(key.encode()).hexdigest()[:32] + suffix)
 
     def get(self, key: str) -> object | None:
         """The value kept under ``key``, or None."""
@@ -74,26 +74,16 @@ class SharedResults:
     @contextlib.contextmanager
     def exclusive(self, name: str) -> Iterator[None]:
         """Hold the lock ``name`` of this snapshot within the block: one process at a time
-        (the others wait). The operating system releases it when its holder exits, however
-        it ends, so a killed process never leaves a lock behind."""
-        if fcntl is None:
+        (the others wait). The lock goes with its file's closing, and the operating system
+        closes it when its holder exits, however it ends: a killed process leaves none.
+        Without locks (Windows, a folder that cannot be written, a file system without
+        them) the block runs unlocked: each process computes what it needs."""
+        with contextlib.ExitStack() as stack:
+            if fcntl is not None:
+                with contextlib.suppress(OSError):
+                    handle = stack.enter_context(self._path(name, ".lock").open("a"))
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             yield
-            return
-        try:
-            handle = (self.folder / (hashlib.sha256(name.encode()).hexdigest()[:32] + ".lock")).open("a")
-        except OSError:  # a folder that cannot be written: no lock, no sharing either
-            yield
-            return
-        with handle:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            except OSError:  # a file system without locks (some network mounts): compute anyway
-                yield
-                return
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     def checked(self, files: dict[str, Path]) -> bool:
         """Whether these files, as they are now, passed the contract in this snapshot."""
