@@ -92,6 +92,22 @@ def test_active_users(events):
     assert v["wau_avg"] == pytest.approx(5 / 4)
 
 
+def test_active_history_mixes_weeks_months_and_quarters(events):
+    h = active_history(events, periods=["2024-W02", "2024-01", "2023-Q4", "2024-Q1"]).set_index("period")
+    # 2024-W02 (8-14 Jan): d on 10 Jan, e on 12 Jan; its MAU and WAU window is the week itself
+    assert h.loc["2024-W02", ["dau_avg", "wau_avg", "mau", "new_users"]].tolist() == pytest.approx([2 / 7, 2, 2, 2])
+    assert h.loc["2024-01", ["dau_avg", "wau_avg", "mau", "new_users"]].tolist() == pytest.approx([7 / 31, 5 / 4, 4, 3])
+    # 2023-Q4: MAU is the mean of October (0), November (0) and December (a, c); 2 user-days
+    # in 92 days; 13 ISO weeks have their Thursday in the quarter (5 Oct to 28 Dec), c is
+    # active in the week of 18 Dec and a in the week of 25 Dec
+    assert h.loc["2023-Q4", ["dau_avg", "wau_avg", "mau", "new_users"]].tolist() == pytest.approx(
+        [2 / 92, 2 / 13, 2 / 3, 2])
+    # 2024-Q1: January's 4 users, none in February or March; 7 user-days in 91 days; weeks
+    # of 1, 8 and 15 Jan have 2, 2 and 1 users, the other 10 of the 13 none
+    assert h.loc["2024-Q1", ["dau_avg", "wau_avg", "mau", "new_users"]].tolist() == pytest.approx(
+        [7 / 91, 5 / 13, 4 / 3, 3])
+
+
 def test_active_series(events):
     s = active_series(events, start="2023-12-30", end="2024-01-16").set_index("day")
     day = pd.Timestamp("2024-01-03", tz="UTC")

@@ -3,8 +3,8 @@ users and adoption, feature adoption, and the lifecycle of users per period.
 
 A user is active on a day when it has at least one event that day (UTC). The row
 work runs in the data's engine (:mod:`kpitools.engine`): distinct (user, day) pairs,
-joined to the windows each period asks for (its days, its ISO weeks, its months) and
-counted in one query for every period; each user's first event is one group-by over
+counted per day and per window each period asks for (its ISO weeks, its months) in one
+query for every period; each user's first event is one group-by over
 the whole history.
 """
 
@@ -82,8 +82,13 @@ def active_query(events: Table, *, periods: Sequence[Period | str]) -> ibis.Tabl
     """The expression of :func:`active_history`: one row per period, every period in one query.
 
     The windows each period asks for (the period itself, its months, its ISO weeks) form
-    a small table; distinct (user, day) pairs are joined to it on ``start <= day < end``
-    and counted per window; windows nobody was active in count 0.
+    a small table. Distinct (user, day) pairs are counted per day, and the period's sum
+    of those counts is its DAU numerator. Each day is matched to the month and week
+    windows that hold it (a join of two small tables), the pairs are joined to that on
+    the day, and the distinct (window, user) rows are counted per window: a plain
+    group-by that the engine spills to disk when it must, where a distinct count per
+    group (or a range join of the pairs themselves) held every window's users at once.
+    Windows nobody was active in count 0.
     """
     periods = [Period.parse(p) for p in periods]
     wanted = []
@@ -93,14 +98,20 @@ def active_query(events: Table, *, periods: Sequence[Period | str]) -> ibis.Tabl
         wanted += [(str(p), "week", w.start, w.end) for w in iso_weeks(p)]
     spans = windows(wanted)
     pairs = active_pairs(events, min(w[2] for w in wanted), max(w[3] for w in wanted))
-    counted = within(pairs, "day", spans).group_by(["period", "window", "start"]).agg(
-        users=_.user_id.nunique(), pairs=_.count())
-    every = spans.left_join(counted, ["period", "window", "start"]).select(
-        "period", "window", "days", users=_.users.fill_null(0), pairs=_.pairs.fill_null(0))
-    per_period = every.group_by("period").agg(
-        dau_avg=(every.window == "period").ifelse(every.pairs / every.days, 0).sum(),
-        wau_avg=(every.window == "week").ifelse(every.users, ibis.null()).mean(),
-        mau=(every.window == "month").ifelse(every.users, ibis.null()).mean())
+    daily = pairs.group_by("day").agg(pairs=_.count())
+    full = spans.filter(spans.window == "period")
+    parts = spans.filter(spans.window != "period")
+    units = parts.select("start", "end").distinct()
+    day_units = within(daily.select("day"), "day", units).select("day", "start", "end")
+    users = (pairs.join(day_units, "day").select("start", "end", "user_id").distinct()
+             .group_by(["start", "end"]).agg(users=_.count()))
+    counted = parts.left_join(users, ["start", "end"]).select("period", "window", users=_.users.fill_null(0))
+    averaged = counted.group_by("period").agg(
+        wau_avg=(counted.window == "week").ifelse(counted.users, ibis.null()).mean(),
+        mau=(counted.window == "month").ifelse(counted.users, ibis.null()).mean())
+    summed = within(daily, "day", full).group_by("period").agg(pairs=_.pairs.sum())
+    per_period = (full.left_join(summed, "period").left_join(averaged, "period")
+                  .select("period", "wau_avg", "mau", dau_avg=_.pairs.fill_null(0) / _.days))
     new = within(first_events(events), "first", period_windows(periods)).group_by("period").agg(new_users=_.count())
     out = per_period.left_join(new, "period").select(
         "period", "dau_avg", "wau_avg", "mau", new_users=_.new_users.fill_null(0))
