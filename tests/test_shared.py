@@ -4,6 +4,7 @@ each period's KPI values; and ``load(check=False)``."""
 import os
 import sys
 
+import pandas as pd
 import pytest
 
 import kpitools
@@ -109,3 +110,17 @@ def test_the_kept_category_values_are_shared(tiny_dir):
     kept = data.shared.get(data.shared_key("category limits 1"))
     assert kept["channel"] == ["none", "organic"]  # the top value, and "none" always
     assert set(limited.accounts.to_pandas()["channel"]) == {"(other)", "organic"}
+
+
+def test_the_time_bounds_are_shared_and_the_same_for_limited_categories(tiny_dir):
+    share_results(tiny_dir)
+    first = kpitools.load(tiny_dir)
+    bounds = first.time_bounds
+    other = kpitools.load(tiny_dir)
+    key = other.shared_key("time_bounds", categories=False)
+    assert other.shared.get(key).equals(bounds)
+    moved = bounds.assign(first=bounds["first"] - pd.Timedelta(days=1))
+    other.shared.put(key, moved)
+    # read, not recomputed, also by the data with its categories limited (the same times)
+    assert other.limit_categories(2).time_bounds.equals(moved)
+    assert other.date_range[0] == bounds["first"].min() - pd.Timedelta(days=1)

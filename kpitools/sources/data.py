@@ -88,12 +88,14 @@ class Dataset:
     def __post_init__(self) -> None:
         self._opened = {n: id(t) for n, t in self.tables.items()}
 
-    def shared_key(self, name: str) -> str | None:
+    def shared_key(self, name: str, *, categories: bool = True) -> str | None:
         """The key of a derived value shared between processes, or None when nothing is
-        shared (no report run, or a table was replaced since the data was opened)."""
+        shared (no report run, or a table was replaced since the data was opened).
+        ``categories=False`` for a value that limiting the categories does not change."""
         if self.shared is None or {n: id(t) for n, t in self.tables.items()} != self._opened:
             return None
-        return f"{name}|categories={self.category_limit}|tables={','.join(sorted(self.tables))}"
+        limit = self.category_limit if categories else None
+        return f"{name}|categories={limit}|tables={','.join(sorted(self.tables))}"
 
     def cache_key(self, name: str) -> tuple:
         """The key of a derived value in ``cache``: its name and the tables' identities."""
@@ -105,6 +107,24 @@ class Dataset:
         if key not in self.cache:
             self.cache[key] = compute()
         return self.cache[key]
+
+    def shared_value(self, name: str, compute: Callable[[], object], *, categories: bool = True) -> object:
+        """``compute()`` once per name and set of tables, and within a report run once for
+        all its processes: the first computes it (holding its lock), the others wait and
+        read it from the run's shared results. ``categories``: as in :meth:`shared_key`."""
+        def across() -> object:
+            key = self.shared_key(name, categories=categories)
+            if key is None:
+                return compute()
+            found = self.shared.get(key)
+            if found is None:
+                with self.shared.exclusive(key):
+                    found = self.shared.get(key)
+                    if found is None:
+                        found = compute()
+                        self.shared.put(key, found)
+            return found
+        return self.cached(name, across)
 
     def __getattr__(self, name: str) -> ir.Table | None:
         if name in TABLES:
@@ -132,7 +152,7 @@ class Dataset:
                 return {}
             frame = run(ibis.union(*parts) if len(parts) > 1 else parts[0])
             return {r.table: int(r.rows) for r in frame.itertuples()}
-        return self.cached("row_counts", compute)
+        return self.shared_value("row_counts", compute, categories=False)
 
     def limit_categories(self, n: int = 12) -> Dataset:
         """The same data with every category of more than ``n`` values (channel, segment,
@@ -202,7 +222,7 @@ class Dataset:
             for c in ("first", "last"):
                 frame[c] = pd.to_datetime(frame[c], utc=True)
             return frame[columns]
-        return self.cached("time_bounds", compute).copy()
+        return self.shared_value("time_bounds", compute, categories=False).copy()
 
     @property
     def date_range(self) -> tuple[pd.Timestamp, pd.Timestamp]:
