@@ -124,3 +124,32 @@ def test_the_time_bounds_are_shared_and_the_same_for_limited_categories(tiny_dir
     # read, not recomputed, also by the data with its categories limited (the same times)
     assert other.limit_categories(2).time_bounds.equals(moved)
     assert other.date_range[0] == bounds["first"].min() - pd.Timedelta(days=1)
+
+
+def test_some_keys_are_read_from_every_key_computed_and_do_not_wait_for_it(tiny_dir):
+    """A process wanting some keys takes them from a period's every key when another
+    process kept those; while every key is being computed it computes its own."""
+    import threading
+
+    share_results(tiny_dir)
+    here = kpitools.load(tiny_dir)
+    every = kpitools.compute_kpis(here, "2024-02")
+    assert every["mrr"] == 1100 and "customers" in every
+    other = kpitools.load(tiny_dir)
+    other.shared.put(other.shared_key("kpis 2024-02"), {**every, "mrr": -3.0})
+    assert kpitools.compute_kpis(other, "2024-02", keys=["mrr"]) == {"mrr": -3.0}  # read, not recomputed
+    # another snapshot, its every-key lock held: the keys asked for are computed, not waited for
+    fresh = tiny_dir.parent / "fresh"
+    fresh.mkdir()
+    for path in tiny_dir.glob("*.csv"):
+        (fresh / path.name).write_bytes(path.read_bytes())
+    share_results(fresh)
+    third = kpitools.load(fresh)
+    found = {}
+    with third.shared.exclusive("kpis"):
+        worker = threading.Thread(target=lambda: found.update(kpitools.compute_kpis(
+            kpitools.load(fresh), "2024-02", keys=["mrr"])), daemon=True)
+        worker.start()
+        worker.join(60)
+        assert not worker.is_alive()
+    assert found == {"mrr": 1100}

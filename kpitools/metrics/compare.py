@@ -25,7 +25,7 @@ def kpi_history(data: Dataset, periods: Sequence[Period | str], keys: Sequence[s
     """
     start = data.date_range[0]
     periods = [p for p in (Period.parse(p) for p in periods) if p.end > start]
-    every = kpis_for(data, periods)
+    every = kpis_for(data, periods, keys=keys)
     rows = []
     for p in periods:
         values = every[str(p)]

@@ -132,21 +132,26 @@ def kpis_for(data: Dataset, periods: Sequence[Period | str], *, keys: Sequence[s
     -----
     Each period's values are kept on the Dataset, so a history and the tiles of the
     same periods compute each period once; within a report run, the notebooks share
-    them (see :mod:`kpitools.sources.shared`).
+    them (see :mod:`kpitools.sources.shared`). Some keys of a period whose every key
+    was computed are taken from those.
     """
     periods = list(dict.fromkeys(Period.parse(p) for p in periods))
     families = FAMILIES if keys is None else families_for(keys)
     suffix = "" if keys is None else " " + ",".join(f.name for f in families)
     names = {p: data.cache_key(f"kpis {p}{suffix}") for p in periods}
     shared = {p: data.shared_key(f"kpis {p}{suffix}") for p in periods}
-    _take_shared(data, periods, names, shared)
+    # every key of a period, computed already, holds the keys asked for
+    every = {p: (data.cache_key(f"kpis {p}"), data.shared_key(f"kpis {p}")) for p in periods} if suffix else {}
+    _take_known(data, periods, names, shared, every)
     missing = [p for p in periods if names[p] not in data.cache]
     if missing:
-        # one process of a report run computes KPIs at a time: another one computing the
-        # same periods is waited for, and only what it did not compute is computed here
-        lock = data.shared.exclusive("kpis") if any(shared[p] for p in missing) else contextlib.nullcontext()
+        # one process of a report run computes the same KPIs at a time: another one
+        # computing them is waited for, and only what it did not compute is computed
+        # here (a process wanting some keys does not wait for one computing every key)
+        lock = (data.shared.exclusive("kpis" + suffix) if any(shared[p] for p in missing)
+                else contextlib.nullcontext())
         with lock:
-            _take_shared(data, missing, names, shared)
+            _take_known(data, missing, names, shared, every)
             missing = [p for p in missing if names[p] not in data.cache]
             for p, values in (_compute(data, missing, families) if missing else {}).items():
                 period = Period.parse(p)
@@ -162,11 +167,16 @@ def kpis_for(data: Dataset, periods: Sequence[Period | str], *, keys: Sequence[s
     return out
 
 
-def _take_shared(data: Dataset, periods: Sequence[Period], names: dict, shared: dict) -> None:
-    """Into ``data.cache``: the periods' values another process of the run computed."""
+def _take_known(data: Dataset, periods: Sequence[Period], names: dict, shared: dict, every: dict) -> None:
+    """Into ``data.cache``: the periods' values computed earlier, in this process or
+    another process of the run: the keys asked for or, in ``every``, all of them."""
     for p in periods:
-        if names[p] not in data.cache and shared[p] is not None:
-            found = data.shared.get(shared[p])
+        for name, key in [(names[p], shared[p]), *([every[p]] if p in every else [])]:
+            if names[p] in data.cache:
+                break
+            found = data.cache.get(name)
+            if found is None and key is not None:
+                found = data.shared.get(key)
             if found is not None:
                 data.cache[names[p]] = found
 
