@@ -272,6 +272,17 @@ def test_blank_required_value_is_empty(tmp_path):
         kpitools.load(tmp_path)
 
 
+def test_blank_values_in_parquet_are_empty(tmp_path):
+    """Only whitespace (spaces, tabs, line breaks) or nothing is no value; a value that
+    starts with a space and goes on is a value."""
+    pd.DataFrame({"account_id": ["A1", "A2", "A3", "A4", "A5"],
+                  "signup_at": pd.to_datetime(["2024-01-01"] * 5, utc=True),
+                  "channel": ["organic", "\t \n", " paid", "", "\r"]}).to_parquet(tmp_path / "accounts.parquet")
+    with pytest.raises(InvalidValueError, match=r"column 'channel': 3 rows have no value") as info:
+        kpitools.load(tmp_path)
+    assert info.value.rows == [2, 4, 5]
+
+
 def test_dataset_pickles(tiny_dir):
     import pickle
 

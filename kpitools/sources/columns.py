@@ -74,7 +74,9 @@ def column_rules(raw: ir.Table, col: Column, *, now: pd.Timestamp,
     if kind.is_floating():  # NaN, as pandas and Parquet writers mark an empty number
         present = present & ~value.isnan().fill_null(False)
     if kind.is_string():
-        present = present & ~value.re_search(r"^\s*$")
+        # blank: empty or only whitespace; the pattern runs only on the few values whose
+        # first character is a space or a control character (a third of the check's time)
+        present = present & ibis.ifelse(value.ascii_str() > 32, True, ~value.re_search(r"^\s*$"))
     rules = []
     if col.required and not col.nullable:
         rules.append(Rule(col.name, ~present, "no value", "a value in every row"))
