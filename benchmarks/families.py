@@ -236,7 +236,7 @@ def db_sessions(data_dir: str, period: str) -> dict:
                FROM read_parquet('{Path(data_dir) / 'events.parquet'}')
                WINDOW w AS (PARTITION BY user_id ORDER BY timestamp)),
     s AS (SELECT user_id, t, event, sum(new) OVER (PARTITION BY user_id ORDER BY t
-                 ROWS UNBOUNDED PRECEDING) sid FROM e),
+                 RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) sid FROM e),
     g AS (SELECT user_id, sid, count(*) n, count(*) FILTER (event = 'page_view') pages,
                  epoch(max(t)) - epoch(min(t)) secs FROM s GROUP BY ALL)
     SELECT count(*) sessions, sum(pages) pages, count(*) FILTER (n = 1 AND pages = 1) bounces,
