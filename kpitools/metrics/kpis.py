@@ -172,13 +172,12 @@ def _take_known(data: Dataset, periods: Sequence[Period], names: dict, shared: d
     another process of the run: the keys asked for or, in ``every``, all of them."""
     for p in periods:
         for name, key in [(names[p], shared[p]), *([every[p]] if p in every else [])]:
-            if names[p] in data.cache:
-                break
             found = data.cache.get(name)
             if found is None and key is not None:
                 found = data.shared.get(key)
             if found is not None:
                 data.cache[names[p]] = found
+                break
 
 
 def tables_for(families: Sequence[KpiFamily]) -> list[str]:

@@ -185,7 +185,6 @@ def describe_signal(exc: Interrupted) -> str:
     return "interrupted (Ctrl-C)" if exc.signum == signal.SIGINT else f"stopped by {exc}"
 
 
-
 class Background:
     """``fn(*args)`` in a daemon thread: :meth:`result` waits for it and raises what it
     raised; a stopped run calls :meth:`abandon` instead and does not wait (a thread pool

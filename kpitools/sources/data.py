@@ -164,12 +164,7 @@ class Dataset:
         from .categories import apply_category_limits, category_limits
 
         # the kept values are counted once per report run (the notebooks share them)
-        key = self.shared_key(f"category limits {n}")
-        limits = self.shared.get(key) if key is not None else None
-        if limits is None:
-            limits = category_limits(self.tables, n)
-            if key is not None:
-                self.shared.put(key, limits)
+        limits = self.shared_value(f"category limits {n}", lambda: category_limits(self.tables, n))
         tables = apply_category_limits(self.tables, limits)
         if all(tables[k] is self.tables[k] for k in tables):
             return self
