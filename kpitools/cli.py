@@ -134,7 +134,8 @@ def _parser() -> argparse.ArgumentParser:
 
     def data_and_period(p: argparse.ArgumentParser) -> None:
         p.add_argument("--data", default=str(SAMPLE_DATA),
-                       help="data directory (default: the bundled sample company)")
+                       help="data directory, DuckDB file or database URL "
+                            "(postgresql://user@host/db?schema=analytics; default: the bundled sample company)")
         group = p.add_mutually_exclusive_group()
         group.add_argument("--period", help="YYYY-MM, YYYY-Qn or YYYY-Www, comma-separated for "
                            "several, or latest-month (default), latest-quarter, latest-week")
@@ -164,7 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     sq.set_defaults(run=_cmd_sql)
 
     ck = sub.add_parser("check", help="validate a data directory")
-    ck.add_argument("--data", default=str(SAMPLE_DATA))
+    ck.add_argument("--data", default=str(SAMPLE_DATA), help="data directory, DuckDB file or database URL")
     ck.set_defaults(run=_cmd_check)
 
     sm = sub.add_parser("sample", help="generate the sample company's data directory")

@@ -78,8 +78,8 @@ def activation_query(events: Table, *, periods: Sequence[Period | str], days: in
     s = signups_query(events, periods=periods, days=days)
     viewed = s.viewed_at.notnull()
     per = s.group_by("period").agg(
-        signups=_.count(), activated=s.activated.cast("int64").sum(), viewed=viewed.cast("int64").sum(),
-        completed=(viewed & s.completed_at.notnull()).cast("int64").sum())
+        signups=_.count(), activated=s.activated.cast("int32").sum(), viewed=viewed.cast("int32").sum(),
+        completed=(viewed & s.completed_at.notnull()).cast("int32").sum())
     per = with_medians(per, s, ["period"], {"time_to_value_days": s.days_to_value})
     return per.mutate(activation_rate=per.activated / per.signups.nullif(0),
                       onboarding_view_rate=per.viewed / per.signups.nullif(0),

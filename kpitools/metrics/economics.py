@@ -293,9 +293,9 @@ def unit_economics_by(
     a = grouped(period_accounts(subscriptions, window))
     new = (a.prev == 0) & (a.cur > 0) & ~a.paid_before
     per = run(a.group_by(["period", "group"]).agg(
-        at_start=(a.prev > 0).cast("int64").sum(), churned=((a.prev > 0) & (a.cur == 0)).cast("int64").sum(),
-        new_customers=new.cast("int64").sum(), new_mrr=new.ifelse(a.cur, 0.0).sum(),
-        customers=(a.cur > 0).cast("int64").sum(), mrr=a.cur.sum()))
+        at_start=(a.prev > 0).cast("int32").sum(), churned=((a.prev > 0) & (a.cur == 0)).cast("int32").sum(),
+        new_customers=new.cast("int32").sum(), new_mrr=new.ifelse(a.cur, 0.0).sum(),
+        customers=(a.cur > 0).cast("int32").sum(), mrr=a.cur.sum()))
     everyone = grouped(paid_spans(subscriptions).select("account_id").distinct())
     groups = sorted(run(everyone.select("group").distinct())["group"].astype(str))
     rates = per.assign(rate=per["churned"] / per["at_start"].where(per["at_start"] > 0))

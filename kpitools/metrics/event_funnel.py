@@ -99,7 +99,7 @@ def event_funnel_query(events: Table, steps: Sequence[str], *, period: Period | 
     measures, medians = {}, {}
     for n in range(1, len(steps) + 1):
         here = paths[f"step_{n}"]
-        measures[f"users_{n}"] = here.notnull().cast("int64").sum()
+        measures[f"users_{n}"] = here.notnull().cast("int32").sum()
         if n > 1:
             medians[f"gap_{n}"] = here.delta(paths[f"step_{n - 1}"], unit="microsecond") / minute
             medians[f"start_{n}"] = here.delta(paths.step_1, unit="microsecond") / minute

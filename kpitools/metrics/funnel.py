@@ -133,7 +133,7 @@ def conversion_query(leads: Table, *, periods: Sequence[Period | str], window_da
     measures, days = {}, {}
     for i, (stage, column) in enumerate(STAGES):
         reached = ibis.or_(*hit[i:])  # CRMs skip stages: a later stage reached counts this one
-        measures[f"reached_{stage}"] = reached.cast("int64").sum()
+        measures[f"reached_{stage}"] = reached.cast("int32").sum()
         if i:
             previous = STAGES[i - 1][1]
             taken = cohort[column].delta(cohort[previous], unit="microsecond") / 86_400e6

@@ -156,9 +156,9 @@ def bridge_query(subscriptions: Table, *, periods: Sequence[Period | str], year_
     measures = {"mrr_start": a.prev.sum()}
     measures |= {f"{name}_mrr": mask.ifelse(delta, 0.0).sum() for name, mask in classes.items()}
     measures["mrr"] = a.cur.sum()
-    measures["customers_start"] = (a.prev > 0).cast("int64").sum()
-    measures |= {f"{labels.get(n, n)}_customers": mask.cast("int64").sum() for n, mask in classes.items()}
-    measures["customers"] = (a.cur > 0).cast("int64").sum()
+    measures["customers_start"] = (a.prev > 0).cast("int32").sum()
+    measures |= {f"{labels.get(n, n)}_customers": mask.cast("int32").sum() for n, mask in classes.items()}
+    measures["customers"] = (a.cur > 0).cast("int32").sum()
     if year_ago:
         kept = a.prev > 0
         measures |= {"kept_now": kept.ifelse(a.cur, 0.0).sum(), "kept_prev": kept.ifelse(a.prev, 0.0).sum(),

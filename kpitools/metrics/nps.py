@@ -21,8 +21,8 @@ _COUNTS = ["responses", "promoters", "passives", "detractors"]
 
 def _scored(responses: ibis.Table, keys: list[str]) -> ibis.Table:
     """Responses, promoters (9-10), passives and detractors (0-6) and the NPS per group."""
-    per = responses.group_by(keys).agg(responses=_.count(), promoters=(_.score >= 9).cast("int64").sum(),
-                                       detractors=(_.score <= 6).cast("int64").sum())
+    per = responses.group_by(keys).agg(responses=_.count(), promoters=(_.score >= 9).cast("int32").sum(),
+                                       detractors=(_.score <= 6).cast("int32").sum())
     return per.mutate(passives=per.responses - per.promoters - per.detractors,
                       nps=100 * (per.promoters - per.detractors) / per.responses.nullif(0))
 

@@ -168,13 +168,13 @@ def early_churn_query(subscriptions: Table, *, periods: Sequence[Period | str], 
     spans = spans.mutate(reach=spans.end_date.fill_null(far))
     earlier = ibis.window(group_by=spans.account_id, order_by=spans.start_date, rows=(None, -1))
     reached = spans.mutate(reached=spans.reach.max().over(earlier))
-    breaks = reached.mutate(gap=(reached.start_date > reached.reached).fill_null(False).cast("int64"))
+    breaks = reached.mutate(gap=(reached.start_date > reached.reached).fill_null(False).cast("int32"))
     upto = ibis.window(group_by=breaks.account_id, order_by=breaks.start_date, rows=(None, 0))
     runs = breaks.mutate(run=breaks.gap.sum().over(upto))
     first_run = runs.filter(runs.run == 0).group_by("account_id").agg(run_end=_.reach.max())
     accounts = first.join(first_run, "account_id")
     lost = accounts.run_end <= accounts.first_paid + ibis.interval(days=window_days)
-    accounts = accounts.mutate(lost=lost.cast("int64"))
+    accounts = accounts.mutate(lost=lost.cast("int32"))
     member = within(accounts, "first_paid", cohorts)
     return member.group_by("period").agg(early_churn_cohort=_.count(), early_churned=_.lost.sum())
 
@@ -236,7 +236,7 @@ def retention_by(subscriptions: Table, accounts: Table, *, period: Period | str,
     a = a.mutate(group=a.group.fill_null("(unknown)"))
     kept, based = a.prev > 0, a.base > 0
     sums = a.group_by("group").agg(
-        customers=(a.cur > 0).cast("int64").sum(), mrr=a.cur.sum(),
+        customers=(a.cur > 0).cast("int32").sum(), mrr=a.cur.sum(),
         kept_now=kept.ifelse(a.cur, 0.0).sum(), kept_prev=kept.ifelse(a.prev, 0.0).sum(),
         capped=kept.ifelse(ibis.least(a.cur, a.prev), 0.0).sum(),
         kept_12m=based.ifelse(a.cur, 0.0).sum(), base_12m=based.ifelse(a.base, 0.0).sum())

@@ -44,11 +44,11 @@ def sessions_query(events: Table, *, gap: str | pd.Timedelta = "30min",
     ts = e.timestamp
     previous = ts.lag().over(ibis.window(group_by=e.user_id, order_by=ts))
     marked = e.mutate(first=previous.isnull() | (ts.delta(previous, unit="microsecond") > _microseconds(gap)))
-    numbered = marked.mutate(session=marked.first.cast("int64").sum().over(
+    numbered = marked.mutate(session=marked.first.cast("int32").sum().over(
         ibis.range_window(preceding=None, following=0, group_by=marked.user_id, order_by=marked.timestamp)))
     per = numbered.group_by(["user_id", "session"]).agg(
         start=_.timestamp.min(), end=_.timestamp.max(), events=_.count(),
-        pages=(_.event == "page_view").cast("int64").sum(), clicks=(_.event == "click").cast("int64").sum(),
+        pages=(_.event == "page_view").cast("int32").sum(), clicks=(_.event == "click").cast("int32").sum(),
         channel=_.first.ifelse(_.channel, ibis.null("string")).max())
     return per.select(
         "user_id", "start", "end", duration_s=per.end.delta(per.start, unit="microsecond") / 1e6,
@@ -78,12 +78,12 @@ def session_query(events: Table, *, periods: Sequence[Period | str], gap: str | 
     web = sessions.pages > 0  # website sessions: a session of product events alone cannot bounce
     stats = sessions.group_by(keys).agg(
         sessions=_.count(),
-        web=web.cast("int64").sum(),
+        web=web.cast("int32").sum(),
         pages=_.pages.sum(),
         clicks=_.clicks.sum(),
         actions=_.events.sum(),
         avg_session_duration_s=_.duration_s.mean(),
-        bounces=(web & sessions.bounce).cast("int64").sum(),
+        bounces=(web & sessions.bounce).cast("int32").sum(),
         time_on_site_s=web.ifelse(sessions.duration_s, ibis.null("float64")).mean())
     visitors = unique_visitors_query(events, periods=periods, by=by)
     joined = stats.outer_join(visitors, keys) if by is not None else stats.left_join(visitors, keys)

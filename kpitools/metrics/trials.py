@@ -49,7 +49,7 @@ def trial_query(events: Table, *, periods: Sequence[Period | str], window_days: 
     paid_in = joined.paid_at.notnull() & (joined.paid_at >= joined.start.truncate("D")) & (joined.paid_at <= end)
     day = 86_400e6
     totals = joined.group_by(["period", "group"]).agg(
-        trials=_.count(), pqls=pql.cast("int64").sum(), paid=paid_in.cast("int64").sum())
+        trials=_.count(), pqls=pql.cast("int32").sum(), paid=paid_in.cast("int32").sum())
     if not medians:
         return totals
     return with_medians(totals, joined, ["period", "group"], {

@@ -31,6 +31,7 @@ from ..errors import KpiToolsError, ReportError
 from ..metrics.quality import ANALYSES
 from ..periods import Period, resolve_periods
 from ..sources.data import Dataset, load
+from ..sources.database import is_url, shown_url
 from ..sources.shared import share_results
 from .atomic import write_text
 from .executed import describe_failure, show_data_dir, take_stderr
@@ -224,6 +225,9 @@ def render_reports(
         Per-job results. A period is published only when all its notebooks
         succeeded; otherwise its folder keeps the earlier reports.
     """
+    if is_url(data_dir):
+        raise ReportError(f"{shown_url(str(data_dir))}: reports from a database are not available yet; "
+                          "`kpitools kpis` and `kpitools check` read it, or export its tables to a folder")
     source = Path(data_dir).resolve()
     out = Path(out)
     created = not out.exists()

@@ -20,6 +20,8 @@ import pandas as pd
 from ..engine import UTC, engine_errors, run, table
 from ..errors import DataError, MissingTableError
 from ..periods import Period, latest_complete
+from . import database
+from .database import TableRef, is_url, shown_url
 from .files import (
     DATABASE_SUFFIXES,
     database_tables,
@@ -74,9 +76,11 @@ class Dataset:
     directory has no such file.
     """
 
-    directory: Path
+    # the data folder or DuckDB file; for a database, its URL as shown (no credentials)
+    directory: Path | str
     tables: dict[str, ir.Table]
-    files: dict[str, Path] = field(default_factory=dict)
+    # each table's file (a folder's) or TableRef (a database's)
+    files: dict[str, Path | TableRef] = field(default_factory=dict)
     # values derived from the tables (each period's KPIs, their time bounds), computed
     # once; keyed by the tables' identities, so replacing a table recomputes them
     cache: dict = field(default_factory=dict, repr=False, compare=False)
@@ -84,6 +88,8 @@ class Dataset:
     category_limit: int | None = None
     # values shared with the other processes reading the same snapshot (a report run)
     shared: SharedResults | None = field(default=None, repr=False, compare=False)
+    # a database's whole URL, to open it again (never shown)
+    url: str | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._opened = {n: id(t) for n, t in self.tables.items()}
@@ -136,7 +142,7 @@ class Dataset:
 
     def __reduce__(self):
         # an engine's tables do not travel between processes: the copy opens the source again
-        return (_reopen, (self.directory, list(self.tables), self.category_limit))
+        return (_reopen, (self.url or self.directory, list(self.tables), self.category_limit))
 
     def __repr__(self) -> str:
         start, end = self.date_range
@@ -169,7 +175,7 @@ class Dataset:
         if all(tables[k] is self.tables[k] for k in tables):
             return self
         return Dataset(directory=self.directory, tables=tables, files=self.files, category_limit=n,
-                       shared=self.shared)
+                       shared=self.shared, url=self.url)
 
     def has(self, *names: str) -> bool:
         """Whether every named table is present."""
@@ -185,8 +191,11 @@ class Dataset:
         if absent:
             files = " or ".join(f"{n}.csv/{n}.parquet" for n in absent)
             needs = "; ".join(f"{n} is needed for {table_spec(n).needed_for}" for n in absent)
+            if self.url is not None:
+                raise MissingTableError(f"{self.directory}: no table {' or '.join(absent)} ({needs}).",
+                                        file=str(self.directory))
             raise MissingTableError(f"{self.directory}: no {files} ({needs}).",
-                                    file=str(self.directory / f"{absent[0]}.csv"))
+                                    file=str(Path(self.directory) / f"{absent[0]}.csv"))
 
     def note_missing(self, *names: str) -> str | None:
         """A one-line note for a report section that needs absent tables, else None."""
@@ -232,7 +241,7 @@ class Dataset:
         return latest_complete(self.date_range[1], kind)
 
 
-def _reopen(directory: Path, names: list[str], limit: int | None) -> Dataset:
+def _reopen(directory: Path | str, names: list[str], limit: int | None) -> Dataset:
     data = load(directory, tables=names)
     return data.limit_categories(limit) if limit else data
 
@@ -242,9 +251,11 @@ def load(source: str | os.PathLike[str], *, tables: Iterable[str] | None = None,
 
     Parameters
     ----------
-    source : path-like
-        A folder with ``<table>.csv`` or ``<table>.parquet`` files, or a DuckDB database
-        file (``.duckdb``) whose tables are named as the contract's.
+    source : path-like or str
+        A folder with ``<table>.csv`` or ``<table>.parquet`` files, a DuckDB database
+        file (``.duckdb``) whose tables are named as the contract's, or a database URL
+        in Ibis's form (``postgresql://user@host:5432/db?schema=analytics``): its
+        tables are read where they are, and every query runs in that database.
     tables : iterable of str, optional
         Open only these tables (default: all found).
     check : bool
@@ -265,8 +276,10 @@ def load(source: str | os.PathLike[str], *, tables: Iterable[str] | None = None,
         The source is missing or holds no contract table, or tables break the
         contract: every problem together, each naming file, column and rows.
     """
-    directory = Path(source)
     names = list(tables) if tables is not None else list(TABLES)
+    if is_url(source):
+        return _load(str(source), names, check)
+    directory = Path(source)
     key = _opened_key(directory, names, check)
     if key is not None and key in _OPENED:  # opened in this process, files unchanged
         seen = _OPENED[key]
@@ -304,17 +317,23 @@ def _opened_key(directory: Path, names: list[str], check: bool) -> tuple | None:
     return (str(directory.resolve()), tuple(names), check, stamps, marked)
 
 
-def _load(directory: Path, names: list[str], check: bool) -> Dataset:
-    if directory.is_file() and directory.suffix in DATABASE_SUFFIXES:
+def _load(directory: Path | str, names: list[str], check: bool) -> Dataset:
+    """Open (a folder's files, a DuckDB file's or a database's tables), check, type."""
+    url = directory if isinstance(directory, str) else None
+    if url is not None:
+        opened, files, errors = database.open_tables(url, names)
+    elif directory.is_file() and directory.suffix in DATABASE_SUFFIXES:
         opened, files, errors = _open_database(directory, names)
     elif directory.is_dir():
         opened, files, errors = _open_directory(directory, names)
     else:
         raise DataError(f"{shown_path(directory)}: no such data directory", file=str(directory))
     if not files and not errors:
-        raise no_tables(directory, names)
-    folder = (directory if directory.is_dir() else directory.parent) / SHARED_FOLDER
-    shared = SharedResults(folder) if folder.is_dir() else None
+        raise database.no_tables(url, names) if url is not None else no_tables(directory, names)
+    shared = None
+    if url is None:
+        folder = (directory if directory.is_dir() else directory.parent) / SHARED_FOLDER
+        shared = SharedResults(folder) if folder.is_dir() else None
     # the snapshot of a report run is checked once, by the runner
     check = check and not (shared is not None and not errors and shared.checked(files))
     checked = {}
@@ -323,6 +342,10 @@ def _load(directory: Path, names: list[str], check: bool) -> Dataset:
             checked[name] = _checked(raw, src, name, check=check)
         except DataError as exc:
             errors.append(exc)
+        except Exception as exc:
+            if url is None:
+                raise
+            errors.append(database.query_error(exc, src.file, url))
     partial = {e.table: e.frame for e in errors if e.table and e.frame is not None}
     typed = {**{n: c.typed for n, c in checked.items()}, **partial}
     if check:
@@ -337,6 +360,8 @@ def _load(directory: Path, names: list[str], check: bool) -> Dataset:
                 clean = materialise(clean)
                 release(opened[name][0])
             out[name] = clean
+    if url is not None:
+        return Dataset(directory=shown_url(url), tables=out, files=files, url=url)
     return Dataset(directory=directory, tables=out, files=files, shared=shared)
 
 

@@ -33,7 +33,8 @@ ROW = "__row"
 class Source:
     """Where a table came from, to number its rows as the analyst sees them.
 
-    ``row_offset`` is added to a row's 0-based position: 2 for a CSV file (the
+    ``row_word`` is empty for a table without line numbers (a database's): its rows are
+    then named by their values alone. ``row_offset`` is added to a row's 0-based position: 2 for a CSV file (the
     header is line 1), 1 for a Parquet file. ``index`` replaces positions by
     index labels, for a DataFrame passed in directly. ``lines`` gives the first line
     of each record of a CSV file (a quoted value may span lines); it is called only
@@ -45,6 +46,8 @@ class Source:
     row_offset: int = 2
     index: pd.Index | None = None
     lines: Callable[[], np.ndarray] | None = None
+    # columns that name a row where there are no row numbers (a database's id column)
+    key: tuple[str, ...] = ()
 
     def row_number(self, position: int) -> int | str:
         if self.index is not None:
@@ -68,11 +71,12 @@ def _failure(rows: pd.DataFrame, count: int, source: Source, column: str, proble
              show: Sequence[str]) -> InvalidValueError:
     """One InvalidValueError for ``count`` offending rows, of which ``rows`` (column
     :data:`ROW` and the columns in ``show``) are named."""
-    numbers = [source.row_number(p) for p in rows[ROW]]
+    # a database's rows have no numbers: they are named by their values alone
+    numbers = [source.row_number(p) for p in rows[ROW]] if source.row_word else []
     parts = []
-    for (_, row), number in zip(rows.iterrows(), numbers, strict=True):
+    for i, (_, row) in enumerate(rows.iterrows()):
         values = ", ".join(f"{c}={_show(row[c])}" for c in show if c in row)
-        parts.append(f"{source.row_word} {number}: {values}")
+        parts.append(f"{source.row_word} {numbers[i]}: {values}" if numbers else values)
     more = f" (and {count - len(rows)} more)" if count > len(rows) else ""
     rows_word = "row has" if count == 1 else "rows have"
     message = (
@@ -97,7 +101,8 @@ def find_problems(table: ir.Table, rules: Sequence[Rule], source: Source) -> lis
         if pd.isna(count) or int(count) == 0:
             continue
         show = list(rule.show or (rule.column,))
-        rows = table.filter(flag).order_by(ROW).limit(MAX_ROWS_SHOWN).select(ROW, *show).to_pandas()
+        show = [*(k for k in source.key if k not in show and k in table.columns), *show]
+        rows = table.filter(flag).order_by(ROW, *show).limit(MAX_ROWS_SHOWN).select(ROW, *show).to_pandas()
         errors.append(_failure(rows, int(count), source, rule.column, rule.problem, rule.expected, show))
     return errors
 
