@@ -172,7 +172,7 @@ def test_nps_and_outside():
 logs = st.lists(st.tuples(st.integers(0, 8), st.integers(0, 90 * 24)), min_size=1, max_size=120)
 
 
-@settings(max_examples=30)
+@settings(max_examples=15)  # 1.4 s an example (a check and three queries)
 @given(logs)
 def test_active_counts_are_ordered(rows):
     base = pd.Timestamp("2024-01-01", tz="UTC")

@@ -5,7 +5,10 @@ clear line for each fault, never with the password."""
 from __future__ import annotations
 
 import fcntl
+import json
+import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -16,7 +19,9 @@ import kpitools
 from kpitools.errors import DataError
 from kpitools.metrics.kpis import kpis_for
 from kpitools.periods import Period
+from kpitools.report.paths import NOTEBOOKS
 from kpitools.report.results import write_results
+from kpitools.report.runner import render_reports
 from kpitools.sources.database import redact, shown_url
 
 from .conftest import ROOT
@@ -159,3 +164,66 @@ def test_shown_url_and_redact_keep_secrets_out():
     text = f"could not connect to {full} as ana password={SECRET}"
     cleaned = redact(text, full)
     assert SECRET not in cleaned and quote(SECRET) not in cleaned
+
+
+def _flat(values: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in values.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def test_a_report_from_the_database_equals_the_folders(pg, tmp_path, monkeypatch):
+    """`kpitools report` on the database: the kernels get the password through their
+    environment; nothing written holds it; kpis.json and every table of the report equal
+    the folder's (the golden files). One notebook keeps the test short: the other five read
+    the same Dataset (checked by hand: the six reports' kpis.json and CSV files are equal)."""
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    out = tmp_path / "reports"
+    summary = render_reports(url(pg, user=ROLE, password=SECRET), ["2026-09"], out=out, progress=False,
+                             notebooks=[NOTEBOOKS / "data_quality.ipynb"], jobs=1)
+    assert summary.published == ["2026-09"], [r.error for r in summary.failed]
+    folder = out / "2026-09"
+    assert_golden(_flat(json.loads((folder / "kpis.json").read_text())), "2026-09")
+    for path in sorted(Path(HERE).glob(f"{CSV_PERIOD}_*.csv")):
+        want = pd.read_csv(path).drop(columns=["file"], errors="ignore")
+        got = pd.read_csv(folder / path.name.removeprefix(f"{CSV_PERIOD}_")).drop(columns=["file"], errors="ignore")
+        pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9, atol=1e-12)
+    written = [p for p in out.rglob("*") if p.is_file()]
+    assert len(written) > 5
+    assert not [p for p in written if SECRET.encode() in p.read_bytes()]
+    html = (folder / "data_quality.html").read_text()
+    assert "postgresql://localhost/postgres" in html
+    saved = json.loads((folder / "data_quality.ipynb").read_text())
+    assert saved["metadata"]["papermill"]["parameters"]["data_dir"] == url(pg, user=ROLE)
+
+
+def test_a_killed_client_leaves_no_query_running(pg):
+    """A process killed in the middle of a query (a stopped report) leaves nothing running
+    in the server: kpitools' sessions have the server check for a vanished client."""
+    import psycopg
+
+    code = ("import sys\nfrom kpitools.sources.database import connect\n"
+            "con = connect(sys.argv[1])\nprint('ready', flush=True)\n"
+            "con.raw_sql(\"SELECT pg_sleep(120) AS kpitools_killed_client\")\n")
+    child = subprocess.Popen([sys.executable, "-c", code, url(pg)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+
+        def running() -> int:
+            with psycopg.connect(pg["uri"], autocommit=True) as con:
+                return con.execute("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                                   "AND query LIKE '%kpitools_killed_client%' AND pid <> pg_backend_pid()"
+                                   ).fetchone()[0]
+
+        deadline = time.monotonic() + 20
+        while running() == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert running() == 1
+    finally:
+        child.kill()
+        child.wait()
+    deadline = time.monotonic() + 10
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert running() == 0

@@ -30,9 +30,7 @@ from ..engine import interrupt_engine
 from ..errors import KpiToolsError, ReportError
 from ..metrics.quality import ANALYSES
 from ..periods import Period, resolve_periods
-from ..sources.data import Dataset, load
-from ..sources.database import is_url, shown_url
-from ..sources.shared import share_results
+from ..sources.data import Dataset
 from .atomic import write_text
 from .executed import describe_failure, show_data_dir, take_stderr
 from .html import export_html
@@ -47,10 +45,10 @@ from .publish import (
     publish_period,
     read_manifest,
     remove_stale,
-    snapshot,
     write_manifest,
 )
 from .results import tile_kpis, write_results
+from .source import open_for_run, run_environment
 from .workers import Background, stop_pool, worker_pool
 
 __all__ = ["ORDER", "discover_notebooks", "render_reports", "Job", "JobResult", "RunSummary"]
@@ -168,14 +166,14 @@ class RunSummary:
         return [r for r in self.results if not r.ok]
 
 
-def _header(data: Dataset, period: Period, data_dir: Path) -> dict:
+def _header(data: Dataset, period: Period, label: str) -> dict:
     start, end = data.date_range
     return {
         "company": "KPI report",
         "period": str(period),
         "period_label": f"{period.label}: {period.start:%d %b %Y} to {period.last_day:%d %b %Y}",
         "data_range": f"{start:%d %b %Y} to {end:%d %b %Y} (UTC)",
-        "data_dir": data_dir.name,  # the folder's name: a report carries no server path
+        "data_dir": label,  # the folder's name, or postgresql://host/db: no server path, no password
         "generated_at": dt.datetime.now(dt.UTC).strftime("%d %b %Y %H:%M UTC"),
         "version": __version__,
         "index_href": "../index.html",
@@ -198,9 +196,11 @@ def render_reports(
 
     Parameters
     ----------
-    data_dir : path-like
-        The data directory. Its table files are copied into the run's staging folder
-        first, and that snapshot is validated once and read by every notebook.
+    data_dir : path-like or str
+        The data directory (or DuckDB file, or database URL). A folder's table files are
+        copied into the run's staging folder first, and that snapshot is validated once
+        and read by every notebook; a database is validated once and read as it is (see
+        :mod:`kpitools.report.source`).
     periods : sequence of Period or str, optional
         The report periods: periods, period strings or words such as
         ``"latest-quarter"`` (resolved against the data). Default: the latest
@@ -225,10 +225,6 @@ def render_reports(
         Per-job results. A period is published only when all its notebooks
         succeeded; otherwise its folder keeps the earlier reports.
     """
-    if is_url(data_dir):
-        raise ReportError(f"{shown_url(str(data_dir))}: reports from a database are not available yet; "
-                          "`kpitools kpis` and `kpitools check` read it, or export its tables to a folder")
-    source = Path(data_dir).resolve()
     out = Path(out)
     created = not out.exists()
     prepare_out(out)
@@ -242,22 +238,19 @@ def render_reports(
     # data is copied and checked
     asked = [w for w in ",".join(map(str, periods or [])).split(",") if w.strip()]
     size = min(jobs, len(notebooks) * (len(asked) if asked and not range_ else jobs))
-    pool = worker_pool(size, warm=(str(notebooks[0].parent), import_code(notebooks))) if notebooks else None
+    restore = run_environment(data_dir, stage)  # a database's URL reaches the kernels this way
+    pool = None
     try:
-        fingerprint = snapshot(source, stage / "data")
-        staged = stage / "data" / source.name if source.is_file() else stage / "data"
-        shared = share_results(stage / "data")
-        data = load(staged)  # checked once here; the kernels trust the mark below
-        shared.mark_checked(data.files)
-        data.directory = source
+        pool = worker_pool(size, warm=(str(notebooks[0].parent), import_code(notebooks))) if notebooks else None
+        data, source = open_for_run(data_dir, stage)  # checked once; the kernels trust the run's mark
+        fingerprint = source.fingerprint
         words = [str(p) for p in periods] if periods else None
         wanted = resolve_periods(",".join(words) if words else None, range_, data.date_range)
         job_list = []
         for period in wanted:
-            header = _header(data, period, source)
-            # absolute: the kernels run in the notebooks' folder
-            job_list += [Job(nb, str(period), str(staged.resolve()), stage, header,
-                             dict(parameters or {}), shown_data_dir=str(source)) for nb in notebooks]
+            header = _header(data, period, source.label)
+            job_list += [Job(nb, str(period), source.for_kernels, stage, header,
+                             dict(parameters or {}), shown_data_dir=source.shown) for nb in notebooks]
         runnable, skipped = _split_runnable(job_list, data)
         # the machine-readable results are written while the kernels run (only that
         # thread uses the runner's engine meanwhile); a stopped run does not wait for it
@@ -278,6 +271,7 @@ def render_reports(
     finally:
         if pool is not None:  # after the jobs, the idle workers; after a failure, every one
             stop_pool(pool)
+        restore()
         shutil.rmtree(stage, ignore_errors=True)
         if created and not published:  # a run that published nothing leaves no folder behind
             (out / ".kpitools.lock").unlink(missing_ok=True)

@@ -278,7 +278,7 @@ def load(source: str | os.PathLike[str], *, tables: Iterable[str] | None = None,
     """
     names = list(tables) if tables is not None else list(TABLES)
     if is_url(source):
-        return _load(str(source), names, check)
+        return _load(database.with_secret(str(source)), names, check)
     directory = Path(source)
     key = _opened_key(directory, names, check)
     if key is not None and key in _OPENED:  # opened in this process, files unchanged
@@ -330,10 +330,12 @@ def _load(directory: Path | str, names: list[str], check: bool) -> Dataset:
         raise DataError(f"{shown_path(directory)}: no such data directory", file=str(directory))
     if not files and not errors:
         raise database.no_tables(url, names) if url is not None else no_tables(directory, names)
-    shared = None
     if url is None:
         folder = (directory if directory.is_dir() else directory.parent) / SHARED_FOLDER
-        shared = SharedResults(folder) if folder.is_dir() else None
+    else:  # a report run's (see kpitools.report.source)
+        folder = Path(os.environ.get(database.RUN_SHARED) or "/nonexistent")
+        folder = folder if os.environ.get(database.RUN_URL) == url else Path("/nonexistent")
+    shared = SharedResults(folder) if folder.is_dir() else None
     # the snapshot of a report run is checked once, by the runner
     check = check and not (shared is not None and not errors and shared.checked(files))
     checked = {}
@@ -361,7 +363,7 @@ def _load(directory: Path | str, names: list[str], check: bool) -> Dataset:
                 release(opened[name][0])
             out[name] = clean
     if url is not None:
-        return Dataset(directory=shown_url(url), tables=out, files=files, url=url)
+        return Dataset(directory=shown_url(url), tables=out, files=files, url=url, shared=shared)
     return Dataset(directory=directory, tables=out, files=files, shared=shared)
 
 

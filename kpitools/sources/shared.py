@@ -33,10 +33,15 @@ SHARED_FOLDER = ".kpitools-shared"
 _CHECKED = "checked.json"
 
 
-def file_stamps(files: dict[str, Path]) -> dict[str, list[int]]:
-    """Each table file's size and modification time (ns): changed files, changed stamps."""
-    out = {}
+def file_stamps(files: dict[str, Path]) -> dict[str, list]:
+    """Each table file's size and modification time (ns): changed files, changed stamps.
+    A database's table (not a file) is stamped by its name: a report run reads it as it
+    is, without a snapshot."""
+    out: dict[str, list] = {}
     for name, path in sorted(files.items()):
+        if not isinstance(path, Path):
+            out[name] = [str(path)]
+            continue
         stat = path.stat()
         out[name] = [stat.st_size, stat.st_mtime_ns]
     return out

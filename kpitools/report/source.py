@@ -1,0 +1,85 @@
+"""What a report run reads: a snapshot of a data folder, or a database where it is.
+
+A folder (or DuckDB file) is copied into the run's staging folder first, so that every
+notebook of the run reads the same files however the originals change meanwhile. A
+database cannot be copied: the notebooks read it as it is, each with its own connection.
+Its whole URL reaches the kernels through their environment (:data:`RUN_URL`), never as
+a notebook parameter: the parameters are saved with the reports, and there the URL is
+the one without a password (:func:`~kpitools.sources.database.without_password`), so a
+saved notebook runs again with ``PGPASSWORD`` or ``~/.pgpass``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..sources.data import Dataset, load
+from ..sources.database import RUN_SHARED, RUN_URL, is_url, shown_url, without_password
+from ..sources.shared import SHARED_FOLDER, share_results
+from .publish import snapshot
+
+__all__ = ["RunSource", "run_environment", "open_for_run"]
+
+
+@dataclass(frozen=True)
+class RunSource:
+    """How the run names its data.
+
+    ``for_kernels`` is the ``data_dir`` parameter the notebooks get, ``shown`` what the
+    saved notebooks name instead, ``label`` what the report headers name (a folder's
+    name, or ``postgresql://host/db``), ``fingerprint`` what the manifest records to tell
+    reports of other data apart.
+    """
+
+    for_kernels: str
+    shown: str
+    label: str
+    fingerprint: str
+
+
+def run_environment(data_dir: str | os.PathLike[str], stage: Path) -> Callable[[], None]:
+    """For a database, set the environment the run's workers and kernels inherit (its URL
+    and the run's shared folder) and return what puts it back; for a folder, nothing.
+    Called before the workers start."""
+    if not is_url(data_dir):
+        return lambda: None
+    wanted = {RUN_URL: str(data_dir), RUN_SHARED: str(stage / "data" / SHARED_FOLDER)}
+    before = {k: os.environ.get(k) for k in wanted}
+    os.environ.update(wanted)
+
+    def restore() -> None:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return restore
+
+
+def open_for_run(data_dir: str | os.PathLike[str], stage: Path) -> tuple[Dataset, RunSource]:
+    """Open and check the run's data once (the kernels then trust the mark this leaves in
+    the run's shared folder), and say how the run names it."""
+    if is_url(data_dir):
+        url = str(data_dir)
+        (stage / "data").mkdir(parents=True)
+        shared = share_results(stage / "data")
+        data = load(url)
+        shared.mark_checked(data.files)
+        data.shared = shared
+        digest = hashlib.sha256(repr((shown_url(url), sorted(data.row_counts().items()),
+                                      data.time_bounds.to_csv(index=False))).encode())
+        safe = without_password(url)
+        return data, RunSource(safe, safe, shown_url(url), digest.hexdigest()[:16])
+    source = Path(data_dir).resolve()
+    fingerprint = snapshot(source, stage / "data")
+    staged = stage / "data" / source.name if source.is_file() else stage / "data"
+    shared = share_results(stage / "data")
+    data = load(staged)
+    shared.mark_checked(data.files)
+    data.directory = source
+    # absolute: the kernels run in the notebooks' folder
+    return data, RunSource(str(staged.resolve()), str(source), source.name, fingerprint)
