@@ -71,7 +71,7 @@ def _cmd_kpis(args: argparse.Namespace) -> int:
             for word in words:
                 Period.parse(word)  # a bad period is an error before any reading
             tables = tables_for(families)
-    data = load(args.data, tables=tables)
+    data = load(args.data, tables=tables, mapping=args.mapping)
     periods = _periods(args, data.date_range)
     out = kpis_for(data, periods, keys=keys)
     if len(periods) == 1:
@@ -103,7 +103,7 @@ def _cmd_sql(args: argparse.Namespace) -> int:
 def _cmd_check(args: argparse.Namespace) -> int:
     from .sources.data import load
 
-    data = load(args.data)
+    data = load(args.data, mapping=args.mapping)
     start, end = data.date_range
     for name, rows in data.row_counts().items():
         print(f"{data.files[name].name:<28} {rows:>12,} rows")
@@ -124,6 +124,10 @@ def _cmd_sample(args: argparse.Namespace) -> int:
           f"{size / 1e6:.1f} MB to {args.out} in {time.perf_counter() - started:.1f} s",
           file=sys.stderr)
     return 0
+
+
+MAPPING_HELP = ("the source's own tables and columns mapped onto the contract: a TOML file, or a ready-made "
+                "mapping (stripe, hubspot, segment, ga4); default: the data folder's kpitools.toml")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -155,6 +159,7 @@ def _parser() -> argparse.ArgumentParser:
     data_and_period(kp)
     kp.add_argument("--keys", help="comma-separated KPI keys to compute (default: all), e.g. mrr,nrr,mau; "
                     "only the families that compute them run")
+    kp.add_argument("--mapping", help=MAPPING_HELP)
     kp.set_defaults(run=_cmd_kpis)
 
     sq = sub.add_parser("sql", help="print the SQL that computes a KPI, to run in a database or BI tool")
@@ -166,6 +171,7 @@ def _parser() -> argparse.ArgumentParser:
 
     ck = sub.add_parser("check", help="validate a data directory")
     ck.add_argument("--data", default=str(SAMPLE_DATA), help="data directory, DuckDB file or database URL")
+    ck.add_argument("--mapping", help=MAPPING_HELP)
     ck.set_defaults(run=_cmd_check)
 
     sm = sub.add_parser("sample", help="generate the sample company's data directory")

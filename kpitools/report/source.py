@@ -17,8 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import ReportError
 from ..sources.data import Dataset, load
 from ..sources.database import RUN_SHARED, RUN_URL, is_url, shown_url, without_password
+from ..sources.mapping import MAPPING_FILE, find_mapping
 from ..sources.shared import SHARED_FOLDER, share_results
 from .publish import snapshot
 
@@ -75,6 +77,9 @@ def open_for_run(data_dir: str | os.PathLike[str], stage: Path) -> tuple[Dataset
         safe = without_password(url)
         return data, RunSource(safe, safe, shown_url(url), digest.hexdigest()[:16])
     source = Path(data_dir).resolve()
+    if find_mapping(source) is not None:
+        raise ReportError(f"{source / MAPPING_FILE}: reports from mapped data are not available yet; "
+                          "`kpitools kpis` and `kpitools check` read it")
     fingerprint = snapshot(source, stage / "data")
     staged = stage / "data" / source.name if source.is_file() else stage / "data"
     shared = share_results(stage / "data")

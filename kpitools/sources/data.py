@@ -24,15 +24,17 @@ from . import database
 from .database import TableRef, is_url, shown_url
 from .files import (
     DATABASE_SUFFIXES,
-    database_tables,
     find_table_file,
     materialise,
-    open_database_table,
+    no_tables,
+    open_directory,
+    open_duckdb_file,
     open_file,
     read_error,
     release,
     shown_path,
 )
+from .mapping import Mapping, find_mapping, read_mapping
 from .schema import TABLES, table_spec
 from .shared import SHARED_FOLDER, SharedResults, file_stamps
 from .validate import ROW, Checked, Source, check_references, validate
@@ -246,7 +248,8 @@ def _reopen(directory: Path | str, names: list[str], limit: int | None) -> Datas
     return data.limit_categories(limit) if limit else data
 
 
-def load(source: str | os.PathLike[str], *, tables: Iterable[str] | None = None, check: bool = True) -> Dataset:
+def load(source: str | os.PathLike[str], *, tables: Iterable[str] | None = None, check: bool = True,
+         mapping: str | os.PathLike[str] | None = None) -> Dataset:
     """Open and validate every contract table found in a data directory.
 
     Parameters
@@ -258,6 +261,11 @@ def load(source: str | os.PathLike[str], *, tables: Iterable[str] | None = None,
         tables are read where they are, and every query runs in that database.
     tables : iterable of str, optional
         Open only these tables (default: all found).
+    mapping : path-like or str, optional
+        A mapping of the source's own tables and columns onto the contract's (see
+        :mod:`kpitools.sources.mapping`): a file, or a ready-made one by name
+        (``stripe``, ``hubspot``, ``segment``, ``ga4``). Default: the data folder's
+        ``kpitools.toml`` when it has one.
     check : bool
         Check every rule of the data contract (default). False skips the rules for
         data known to keep them (checked upstream, or a moment ago): the tables are
@@ -277,9 +285,14 @@ def load(source: str | os.PathLike[str], *, tables: Iterable[str] | None = None,
         contract: every problem together, each naming file, column and rows.
     """
     names = list(tables) if tables is not None else list(TABLES)
+    if mapping is None and not is_url(source):
+        mapping = find_mapping(Path(source))
+    plan = read_mapping(mapping) if mapping is not None else None
     if is_url(source):
-        return _load(database.with_secret(str(source)), names, check)
+        return _load(database.with_secret(str(source)), names, check, plan)
     directory = Path(source)
+    if plan is not None:
+        return _load(directory, names, check, plan)
     key = _opened_key(directory, names, check)
     if key is not None and key in _OPENED:  # opened in this process, files unchanged
         seen = _OPENED[key]
@@ -317,15 +330,16 @@ def _opened_key(directory: Path, names: list[str], check: bool) -> tuple | None:
     return (str(directory.resolve()), tuple(names), check, stamps, marked)
 
 
-def _load(directory: Path | str, names: list[str], check: bool) -> Dataset:
-    """Open (a folder's files, a DuckDB file's or a database's tables), check, type."""
+def _load(directory: Path | str, names: list[str], check: bool, plan: Mapping | None = None) -> Dataset:
+    """Open (a folder's files, a DuckDB file's or a database's tables, mapped or named as
+    the contract's), check, type."""
     url = directory if isinstance(directory, str) else None
     if url is not None:
-        opened, files, errors = database.open_tables(url, names)
+        opened, files, errors = database.open_tables(url, names, plan)
     elif directory.is_file() and directory.suffix in DATABASE_SUFFIXES:
-        opened, files, errors = _open_database(directory, names)
+        opened, files, errors = open_duckdb_file(directory, names, plan)
     elif directory.is_dir():
-        opened, files, errors = _open_directory(directory, names)
+        opened, files, errors = open_directory(directory, names, plan)
     else:
         raise DataError(f"{shown_path(directory)}: no such data directory", file=str(directory))
     if not files and not errors:
@@ -360,49 +374,12 @@ def _load(directory: Path | str, names: list[str], check: bool) -> Dataset:
             clean = checked[name].clean
             if files[name].suffix == ".csv":  # the text once in the contract's types
                 clean = materialise(clean)
-                release(opened[name][0])
+                if plan is None or name not in plan.tables:  # a mapped table is a view of its file
+                    release(opened[name][0])
             out[name] = clean
     if url is not None:
         return Dataset(directory=shown_url(url), tables=out, files=files, url=url, shared=shared)
     return Dataset(directory=directory, tables=out, files=files, shared=shared)
-
-
-def _open_directory(directory: Path, names: list[str]) -> tuple[dict, dict, list]:
-    opened, files, errors = {}, {}, []
-    for name in names:
-        try:
-            path = find_table_file(directory, name)
-            if path is None:
-                continue
-            files[name] = path
-            raw, src = open_file(path)
-            opened[name] = (raw, src)
-        except DataError as exc:
-            errors.append(exc)
-    return opened, files, errors
-
-
-def _open_database(path: Path, names: list[str]) -> tuple[dict, dict, list]:
-    alias, present = database_tables(path)
-    opened, files, errors = {}, {}, []
-    for name in names:
-        if name in present:
-            files[name] = path
-            try:
-                opened[name] = open_database_table(path, alias, name)
-            except DataError as exc:
-                errors.append(exc)
-    return opened, files, errors
-
-
-def no_tables(directory: Path, names: list[str]) -> DataError:
-    """The error for a source without any contract table."""
-    expected = ", ".join(f"{n}.csv" for n in names)
-    return DataError(
-        f"{shown_path(directory)}: no table of the data contract found (expected files such as "
-        f"{expected}, or the same names ending .parquet)",
-        file=str(directory),
-    )
 
 
 def _references(typed: dict[str, ir.Table], sources: dict[str, Source]) -> list[DataError]:

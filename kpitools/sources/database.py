@@ -280,15 +280,26 @@ def open_table(con: ibis.BaseBackend, url: str, name: str) -> tuple[ir.Table, So
     return raw, Source(file=str(ref), row_word="", key=tuple(ids)), ref
 
 
-def open_tables(url: str, names: list[str]) -> tuple[dict, dict, list]:
-    """Connect, then the raw tables of the contract found in the URL's schema: as
+def open_tables(url: str, names: list[str], plan=None) -> tuple[dict, dict, list]:
+    """Connect, then the raw tables of the contract found in the URL's schema, or made by
+    the mapping ``plan`` (:mod:`kpitools.sources.mapping`): as
     :func:`kpitools.sources.data.load` takes them from a folder (raw table and source,
     each table's :class:`TableRef`, the errors met)."""
+    from .mapping import open_mapped_table
+
     con = connect(url)
     present = set(list_tables(con, url))
     opened, files, errors = {}, {}, []
     for name in names:
-        if name in present:
+        if plan is not None and name in plan.tables:
+            mapped = plan.tables[name]
+            try:
+                opened[name] = open_mapped_table(con, _schema(url), mapped, plan.dialect, shown_url(url))
+            except DataError as exc:
+                errors.append(exc)
+                continue
+            files[name] = TableRef(shown_url(url), _schema(url), "query" if mapped.is_query else mapped.source)
+        elif name in present:
             try:
                 raw, src, ref = open_table(con, url, name)
             except DataError as exc:

@@ -18,10 +18,12 @@ import ibis.expr.types as ir
 from ..engine import connection, engine_errors
 from ..errors import DataError
 from .csvfile import csv_record_lines, ragged_error
+from .mapping import Mapping, open_mapped_file, open_mapped_table
 from .validate import ROW, Source
 
 __all__ = ["SUFFIXES", "DATABASE_SUFFIXES", "find_table_file", "open_file", "open_database_table",
-           "database_tables", "shown_path", "materialise", "release", "read_error"]
+           "database_tables", "shown_path", "materialise", "release", "read_error", "open_directory",
+           "open_duckdb_file"]
 
 SUFFIXES = (".parquet", ".csv")
 DATABASE_SUFFIXES = (".duckdb", ".db")
@@ -157,3 +159,55 @@ def open_database_table(path: Path, alias: str, name: str) -> tuple[ir.Table, So
     shown = f"{shown_path(path)}, table {name}"
     body = f"SELECT row_number() OVER () - 1 AS {ROW}, * FROM {alias}.{_ident(name)}"
     return _view(body, shown), Source(file=shown, row_word="row", row_offset=1)
+
+
+def open_directory(directory: Path, names: list[str], plan: Mapping | None) -> tuple[dict, dict, list]:
+    """The raw tables of a data folder: each contract table's file, or what the mapping
+    ``plan`` makes of the analyst's own files (raw table and source, files, errors)."""
+    opened, files, errors = {}, {}, []
+    for name in names:
+        try:
+            if plan is not None and name in plan.tables:
+                files[name] = directory / plan.tables[name].source
+                opened[name] = open_mapped_file(directory, plan.tables[name], plan.dialect)
+                continue
+            path = find_table_file(directory, name)
+            if path is None:
+                continue
+            files[name] = path
+            raw, src = open_file(path)
+            opened[name] = (raw, src)
+        except DataError as exc:
+            errors.append(exc)
+    return opened, files, errors
+
+
+def open_duckdb_file(path: Path, names: list[str], plan: Mapping | None) -> tuple[dict, dict, list]:
+    """The raw tables of a DuckDB database file, named as the contract's or mapped."""
+    alias, present = database_tables(path)
+    opened, files, errors = {}, {}, []
+    for name in names:
+        if plan is not None and name in plan.tables:
+            files[name] = path
+            try:
+                opened[name] = open_mapped_table(connection(), alias, plan.tables[name], plan.dialect,
+                                                 shown_path(path))
+            except DataError as exc:
+                errors.append(exc)
+        elif name in present:
+            files[name] = path
+            try:
+                opened[name] = open_database_table(path, alias, name)
+            except DataError as exc:
+                errors.append(exc)
+    return opened, files, errors
+
+
+def no_tables(directory: Path, names: list[str]) -> DataError:
+    """The error for a source without any contract table."""
+    expected = ", ".join(f"{n}.csv" for n in names)
+    return DataError(
+        f"{shown_path(directory)}: no table of the data contract found (expected files such as "
+        f"{expected}, or the same names ending .parquet)",
+        file=str(directory),
+    )

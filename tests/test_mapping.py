@@ -1,0 +1,128 @@
+"""Mapping the analyst's own tables onto the contract (kpitools.toml, --mapping), and the
+ready-made mappings, each against a small table shaped like the real export whose KPIs
+are worked out by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import kpitools
+from kpitools.errors import DataError
+from kpitools.metrics.kpis import compute_kpis
+from kpitools.sources.mapping import read_mapping
+
+STRIPE = """
+CREATE TABLE customers (id VARCHAR, created TIMESTAMPTZ, email VARCHAR, metadata JSON);
+INSERT INTO customers VALUES
+  ('cus_1', '2025-01-01 09:00:00+00', 'a@example.com', '{"channel": "organic"}'),
+  ('cus_2', '2025-01-10 12:00:00+00', 'b@example.com', NULL),
+  ('cus_3', '2025-02-01 08:00:00+00', 'c@example.com', '{}');
+CREATE TABLE prices (id VARCHAR, product_id VARCHAR, nickname VARCHAR, unit_amount BIGINT, currency VARCHAR,
+                     recurring_interval VARCHAR, recurring_interval_count BIGINT);
+INSERT INTO prices VALUES
+  ('price_m', 'prod_team', 'Team monthly', 5000, 'usd', 'month', 1),
+  ('price_y', 'prod_team', 'Team yearly', 120000, 'usd', 'year', 1),
+  ('price_q', 'prod_pro', NULL, 30000, 'usd', 'month', 3),
+  ('price_use', 'prod_api', 'API usage', NULL, 'usd', 'month', 1);
+CREATE TABLE subscriptions (id VARCHAR, customer_id VARCHAR, status VARCHAR, created TIMESTAMPTZ,
+                            start_date TIMESTAMPTZ, ended_at TIMESTAMPTZ, canceled_at TIMESTAMPTZ,
+                            cancel_at TIMESTAMPTZ);
+INSERT INTO subscriptions VALUES
+  ('sub_1', 'cus_1', 'active',   '2025-01-05 10:00:00+00', '2025-01-05 10:00:00+00', NULL, NULL, NULL),
+  ('sub_2', 'cus_2', 'canceled', '2025-01-15 10:00:00+00', '2025-01-15 10:00:00+00',
+            '2025-03-15 00:00:00+00', '2025-02-20 16:00:00+00', '2025-03-15 00:00:00+00'),
+  ('sub_3', 'cus_3', 'trialing', '2025-02-03 10:00:00+00', '2025-02-03 10:00:00+00', NULL, NULL, NULL),
+  ('sub_4', 'cus_3', 'active',   '2025-03-10 10:00:00+00', '2025-03-10 10:00:00+00', NULL, NULL, NULL);
+CREATE TABLE subscription_items (id VARCHAR, subscription_id VARCHAR, price_id VARCHAR, quantity BIGINT);
+INSERT INTO subscription_items VALUES
+  ('si_1', 'sub_1', 'price_m', 2),
+  ('si_2', 'sub_1', 'price_use', NULL),
+  ('si_3', 'sub_2', 'price_y', 1),
+  ('si_4', 'sub_3', 'price_m', 1),
+  ('si_5', 'sub_4', 'price_q', 1);
+"""
+
+
+@pytest.fixture
+def stripe_file(tmp_path: Path) -> Path:
+    path = tmp_path / "stripe.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(STRIPE)
+    return path
+
+
+def test_stripe_kpis_by_hand(stripe_file):
+    """MRR per item = unit_amount / 100 x quantity per month:
+    si_1 2 x $50 = $100 (sub_1, from 5 Jan), si_2 metered = $0, si_3 $1,200 a year = $100
+    (sub_2, 15 Jan to 15 Mar: canceled_at 20 Feb is only the request), si_4 trialing: left
+    out, si_5 $300 every 3 months = $100 (sub_4, from 10 Mar).
+    End of Feb: si_1 + si_3 = $200, customers cus_1 and cus_2. End of Mar: si_1 + si_5 =
+    $200: cus_2's $100 churned on 15 Mar, cus_3's $100 is new."""
+    data = kpitools.load(stripe_file, mapping="stripe")
+    subs = data.subscriptions.to_pandas().set_index("subscription_id").sort_index()
+    assert list(subs.index) == ["si_1", "si_2", "si_3", "si_5"]
+    assert subs["mrr"].tolist() == [100.0, 0.0, 100.0, 100.0]
+    assert subs["billing_period"].tolist() == ["month", "month", "year", "month"]
+    assert subs["plan"].tolist() == ["Team monthly", "API usage", "Team yearly", "prod_pro"]
+    assert subs.loc["si_3", "end_date"].isoformat() == "2025-03-15T00:00:00+00:00"
+    accounts = data.accounts.to_pandas().set_index("account_id").sort_index()
+    assert accounts["channel"].tolist() == ["organic", "(not in Stripe)", "(not in Stripe)"]
+    feb, mar = compute_kpis(data, "2025-02"), compute_kpis(data, "2025-03")
+    assert (feb["mrr"], feb["customers"]) == (200.0, 2)
+    assert (mar["mrr"], mar["customers"], mar["churned_mrr"], mar["new_mrr"]) == (200.0, 2, 100.0, 100.0)
+    assert mar["churned_customers"] == 1 and mar["new_customers"] == 1
+
+
+def test_a_folder_mapping_file_is_read_by_itself(tmp_path):
+    """kpitools.toml in the data folder: a CSV of the analyst's own columns, typed as
+    DuckDB reads them, an expression for mrr, a contract column taken by its own name."""
+    (tmp_path / "billing.csv").write_text(
+        "sub,cust,started,stopped,cents,plan\n"
+        "S1,A1,2024-01-05,,9900,pro\n"
+        "S2,A2,2024-01-20,2024-02-10,4900,basic\n")
+    (tmp_path / "signups.csv").write_text("account_id,signup_at,source\nA1,2024-01-01,ads\nA2,2024-01-02,seo\n")
+    (tmp_path / "kpitools.toml").write_text(
+        '[subscriptions]\nfrom = "billing.csv"\n[subscriptions.columns]\n'
+        'subscription_id = "sub"\naccount_id = "cust"\nstart_date = "started"\nend_date = "stopped"\n'
+        'mrr = "cents / 100.0"\n'
+        '[accounts]\nfrom = "signups.csv"\n[accounts.columns]\nchannel = "source"\n')
+    data = kpitools.load(tmp_path)
+    jan = compute_kpis(data, "2024-01")
+    assert (jan["mrr"], jan["customers"]) == (148.0, 2)
+    assert compute_kpis(data, "2024-02")["mrr"] == 99.0
+
+
+def test_mapping_problems_are_named_together(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[subscription]\nfrom = "x"\n[accounts]\nfrom = "a.csv"\n[accounts.columns]\nchanel = "c"\n')
+    with pytest.raises(DataError) as err:
+        read_mapping(bad)
+    message = str(err.value)
+    assert "'subscription' is not a table of the data contract; did you mean 'subscriptions'" in message
+    assert "'chanel' is not a column of the contract's accounts table; did you mean 'channel'" in message
+
+
+def test_a_required_column_without_a_mapping_names_close_matches(tmp_path):
+    (tmp_path / "billing.csv").write_text("subscription_id,account_id,start_date,MRR,monthly_amount\n"
+                                          "S1,A1,2024-01-05,10,10\n")
+    mapping = tmp_path / "map.toml"
+    mapping.write_text('[subscriptions]\nfrom = "billing.csv"\n')
+    with pytest.raises(DataError, match=r"no column 'mrr' in the source and none mapped; did you mean 'MRR'"):
+        kpitools.load(tmp_path, mapping=mapping)
+
+
+def test_an_expression_the_engine_rejects_is_one_error(tmp_path):
+    (tmp_path / "billing.csv").write_text("sub,account_id,start_date,cents\nS1,A1,2024-01-05,10\n")
+    mapping = tmp_path / "map.toml"
+    mapping.write_text('[subscriptions]\nfrom = "billing.csv"\n[subscriptions.columns]\n'
+                       'subscription_id = "sub"\nmrr = "no_such_column / 100"\n')
+    with pytest.raises(DataError, match=r"billing.csv \(mapped to subscriptions\): the mapping's columns cannot be"):
+        kpitools.load(tmp_path, mapping=mapping)
+
+
+def test_an_unknown_ready_made_mapping_lists_them(tmp_path):
+    with pytest.raises(DataError, match=r"ready-made mappings: stripe, hubspot, segment, ga4"):
+        read_mapping("chargebee")
