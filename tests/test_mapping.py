@@ -61,7 +61,11 @@ def test_stripe_kpis_by_hand(stripe_file):
     out, si_5 $300 every 3 months = $100 (sub_4, from 10 Mar).
     End of Feb: si_1 + si_3 = $200, customers cus_1 and cus_2. End of Mar: si_1 + si_5 =
     $200: cus_2's $100 churned on 15 Mar, cus_3's $100 is new."""
-    data = kpitools.load(stripe_file, mapping="stripe")
+    assert_stripe_by_hand(kpitools.load(stripe_file, mapping="stripe"))
+
+
+def assert_stripe_by_hand(data) -> None:
+    """The values worked out in :func:`test_stripe_kpis_by_hand` (also on PostgreSQL)."""
     subs = data.subscriptions.to_pandas().set_index("subscription_id").sort_index()
     assert list(subs.index) == ["si_1", "si_2", "si_3", "si_5"]
     assert subs["mrr"].tolist() == [100.0, 0.0, 100.0, 100.0]
@@ -95,14 +99,22 @@ def test_a_folder_mapping_file_is_read_by_itself(tmp_path):
     assert compute_kpis(data, "2024-02")["mrr"] == 99.0
 
 
-def test_mapping_problems_are_named_together(tmp_path):
-    bad = tmp_path / "bad.toml"
-    bad.write_text('[subscription]\nfrom = "x"\n[accounts]\nfrom = "a.csv"\n[accounts.columns]\nchanel = "c"\n')
+def test_the_mappings_problems_and_the_datas_come_together(tmp_path):
+    """One run of check names what the mapping gets wrong and what the data gets wrong."""
+    (tmp_path / "billing.csv").write_text("sub,account_id,start_date,mrr\nS1,A1,2024-01-05,-10\n")
+    (tmp_path / "accounts.csv").write_text("account_id,signup_at,channel\nA1,2024-01-01,ads\n")
+    bad = tmp_path / "kpitools.toml"
+    bad.write_text('[subscription]\nfrom = "x"\n[accounts]\nfrom = "a.csv"\n[accounts.columns]\nchanel = "c"\n'
+                   '[subscriptions]\nfrom = "billing.csv"\n[subscriptions.columns]\nsubscription_id = "sub"\n')
+    mapping = read_mapping(bad)
+    assert sorted(mapping.tables) == ["subscriptions"]
     with pytest.raises(DataError) as err:
-        read_mapping(bad)
+        kpitools.load(tmp_path)
     message = str(err.value)
     assert "'subscription' is not a table of the data contract; did you mean 'subscriptions'" in message
     assert "'chanel' is not a column of the contract's accounts table; did you mean 'channel'" in message
+    assert "billing.csv (mapped to subscriptions), column 'mrr': 1 row has a negative amount" in message
+    assert "line 2: mrr=" in message
 
 
 def test_a_required_column_without_a_mapping_names_close_matches(tmp_path):

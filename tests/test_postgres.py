@@ -227,3 +227,18 @@ def test_a_killed_client_leaves_no_query_running(pg):
     while running() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert running() == 0
+
+
+def test_the_stripe_mapping_on_postgresql(pg):
+    """The ready-made Stripe mapping is written in DuckDB's SQL: translated for PostgreSQL,
+    its query and expressions give the values worked out by hand."""
+    import psycopg
+
+    from .test_mapping import STRIPE, assert_stripe_by_hand
+
+    with psycopg.connect(pg["uri"], autocommit=True) as con:
+        con.execute("DROP SCHEMA IF EXISTS stripe CASCADE")
+        con.execute("CREATE SCHEMA stripe")
+        con.execute("SET search_path TO stripe")
+        con.execute(STRIPE)
+    assert_stripe_by_hand(kpitools.load(url(pg, "stripe"), mapping="stripe"))

@@ -342,6 +342,8 @@ def _load(directory: Path | str, names: list[str], check: bool, plan: Mapping | 
         opened, files, errors = open_directory(directory, names, plan)
     else:
         raise DataError(f"{shown_path(directory)}: no such data directory", file=str(directory))
+    if plan is not None and plan.error() is not None:
+        errors.insert(0, plan.error())
     if not files and not errors:
         raise database.no_tables(url, names) if url is not None else no_tables(directory, names)
     if url is None:

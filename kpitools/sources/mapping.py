@@ -68,6 +68,15 @@ class Mapping:
     name: str
     tables: dict[str, TableMapping]
     dialect: str | None = None
+    # what is wrong with the file (unknown names, malformed entries): reported with the
+    # data's problems, in one run
+    problems: tuple[str, ...] = ()
+
+    def error(self) -> DataError | None:
+        """The mapping's problems as one error, or None."""
+        if not self.problems:
+            return None
+        return DataError(f"{self.name}: " + "; ".join(self.problems), file=self.name)
 
 
 def find_mapping(directory: Path) -> Path | None:
@@ -79,11 +88,18 @@ def find_mapping(directory: Path) -> Path | None:
 def read_mapping(spec: str | Path) -> Mapping:
     """A mapping file, or a ready-made mapping by name.
 
+    Returns
+    -------
+    Mapping
+        Its usable tables, and in ``problems`` what the file gets wrong (a table or
+        column the contract does not have, a table without ``from``): the tables with
+        such a problem are left out, the others are read, so that one run reports the
+        mapping's problems and the data's together.
+
     Raises
     ------
     DataError
-        A file that cannot be read, or that names a table or column the contract does
-        not have: every problem together.
+        A file that is missing or cannot be read as TOML.
     """
     text_spec = str(spec)
     if text_spec in READY_MADE:
@@ -102,6 +118,7 @@ def read_mapping(spec: str | Path) -> Mapping:
     raw.pop("about", None)
     tables = {}
     for name, body in raw.items():
+        before = len(problems)
         if name not in TABLES:
             problems.append(f"'{name}' is not a table of the data contract{_did_you_mean(name, TABLES)}")
             continue
@@ -120,10 +137,9 @@ def read_mapping(spec: str | Path) -> Mapping:
         if unknown_keys:
             problems.append(f"[{name}] unknown setting {', '.join(sorted(unknown_keys))} "
                             "(expected from, columns, notes)")
-        tables[name] = TableMapping(name, body["from"].strip(), {k: str(v).strip() for k, v in columns.items()})
-    if problems:
-        raise DataError(f"{shown}: " + "; ".join(problems), file=shown)
-    return Mapping(shown, tables, dialect)
+        if len(problems) == before:
+            tables[name] = TableMapping(name, body["from"].strip(), {k: str(v).strip() for k, v in columns.items()})
+    return Mapping(shown, tables, dialect, tuple(problems))
 
 
 def _did_you_mean(name: str, choices) -> str:
