@@ -138,3 +138,40 @@ def test_an_expression_the_engine_rejects_is_one_error(tmp_path):
 def test_an_unknown_ready_made_mapping_lists_them(tmp_path):
     with pytest.raises(DataError, match=r"ready-made mappings: stripe, hubspot, segment, ga4"):
         read_mapping("chargebee")
+
+
+SEGMENT = """
+CREATE TABLE tracks (id VARCHAR, user_id VARCHAR, anonymous_id VARCHAR, "timestamp" TIMESTAMPTZ,
+                     event VARCHAR, event_text VARCHAR, context_campaign_source VARCHAR);
+INSERT INTO tracks VALUES
+  ('t1', 'u1', 'a1', '2025-03-03 10:00:00+00', 'signed_up', 'Signed Up', 'newsletter'),
+  ('t2', NULL, 'a9', '2025-03-03 09:55:00+00', 'product_viewed', 'Product Viewed', 'google'),
+  ('t3', 'u1', 'a1', '2025-03-05 11:00:00+00', 'activated', 'Activated', NULL),
+  ('t4', 'u2', 'a2', '2025-03-10 08:00:00+00', 'signed_up', 'Signed Up', 'ads'),
+  ('t5', 'u2', 'a2', '2025-04-02 08:00:00+00', 'order_completed', 'Order Completed', NULL);
+CREATE TABLE pages (id VARCHAR, user_id VARCHAR, anonymous_id VARCHAR, "timestamp" TIMESTAMPTZ, name VARCHAR,
+                    path VARCHAR, context_campaign_source VARCHAR);
+INSERT INTO pages VALUES
+  ('p1', NULL, 'a9', '2025-03-03 09:50:00+00', 'Home', '/', 'google'),
+  ('p2', 'u1', 'a1', '2025-03-20 14:00:00+00', 'Pricing', '/pricing', NULL);
+"""
+
+
+def test_segment_kpis_by_hand(tmp_path):
+    """People: a9 (anonymous: a page and a product view on 3 Mar), u1 (signed up 3 Mar,
+    activated 5 Mar, a page on 20 Mar), u2 (signed up 10 Mar, bought 2 Apr).
+    March: 3 active people, 3 new; 2 signups of which u1 activated within 14 days: 50 %.
+    April: only u2, not new. Event names: signed_up -> signup, order_completed -> purchase,
+    pages -> page_view, product_viewed kept."""
+    path = tmp_path / "segment.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(SEGMENT)
+    data = kpitools.load(path, mapping="segment")
+    events = data.events.to_pandas().sort_values("timestamp")
+    assert events["event"].tolist() == ["page_view", "product_viewed", "signup", "activated", "signup",
+                                        "page_view", "purchase"]
+    assert events["user_id"].tolist() == ["a9", "a9", "u1", "u1", "u2", "u1", "u2"]
+    assert events["channel"].tolist()[:3] == ["google", "google", "newsletter"]
+    mar, apr = compute_kpis(data, "2025-03"), compute_kpis(data, "2025-04")
+    assert (mar["mau"], mar["new_users"], mar["activation_rate"]) == (3.0, 3.0, 0.5)
+    assert (apr["mau"], apr["new_users"]) == (1.0, 0.0)
