@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 import kpitools
@@ -175,3 +176,65 @@ def test_segment_kpis_by_hand(tmp_path):
     mar, apr = compute_kpis(data, "2025-03"), compute_kpis(data, "2025-04")
     assert (mar["mau"], mar["new_users"], mar["activation_rate"]) == (3.0, 3.0, 0.5)
     assert (apr["mau"], apr["new_users"]) == (1.0, 0.0)
+
+
+def _micros(stamp: str) -> int:
+    return int(pd.Timestamp(stamp, tz="UTC").value // 1000)
+
+
+def test_ga4_kpis_by_hand(tmp_path):
+    """Browser p1 arrives from google on 3 Mar (first_visit, page_view), signs up as u1 at
+    09:05 and starts the tutorial on 4 Mar; browser p2 comes from the newsletter on 12 Mar;
+    u1 buys on 1 Apr. March: p1, u1 and p2 are 3 ids (p1 and u1 are one person: the
+    mapping's caveat), 1 signup, who viewed the onboarding (tutorial_begin) and did not
+    activate. April: u1 alone."""
+    path = tmp_path / "ga4.duckdb"
+    rows = [("20250303", "2025-03-03 09:00", "first_visit", None, "p1", "google"),
+            ("20250303", "2025-03-03 09:01", "page_view", None, "p1", "google"),
+            ("20250303", "2025-03-03 09:05", "sign_up", "u1", "p1", None),
+            ("20250304", "2025-03-04 10:00", "tutorial_begin", "u1", "p1", None),
+            ("20250312", "2025-03-12 10:00", "page_view", None, "p2", "newsletter"),
+            ("20250401", "2025-04-01 12:00", "purchase", "u1", "p1", None)]
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE events (event_date VARCHAR, event_timestamp BIGINT, event_name VARCHAR, "
+                    "user_id VARCHAR, user_pseudo_id VARCHAR, "
+                    "collected_traffic_source STRUCT(manual_source VARCHAR, manual_medium VARCHAR), "
+                    "event_params STRUCT(key VARCHAR, value STRUCT(string_value VARCHAR, int_value BIGINT))[])")
+        for day, at, name, user, pseudo, source in rows:
+            con.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, {'manual_source': ?, 'manual_medium': NULL}, [])",
+                        [day, _micros(at), name, user, pseudo, source])
+    data = kpitools.load(path, mapping="ga4")
+    events = data.events.to_pandas().sort_values("timestamp")
+    assert events["event"].tolist() == ["first_visit", "page_view", "signup", "onboarding_viewed", "page_view",
+                                        "purchase"]
+    assert events["user_id"].tolist() == ["p1", "p1", "u1", "u1", "p2", "u1"]
+    assert events["timestamp"].iloc[2].isoformat() == "2025-03-03T09:05:00+00:00"
+    assert events["channel"].tolist()[:2] == ["google", "google"]
+    mar, apr = compute_kpis(data, "2025-03"), compute_kpis(data, "2025-04")
+    assert (mar["mau"], mar["new_users"], mar["activation_rate"], mar["onboarding_view_rate"]) == (3.0, 3.0, 0.0, 1.0)
+    assert (apr["mau"], apr["new_users"]) == (1.0, 0.0)
+
+
+def test_hubspot_kpis_by_hand(tmp_path):
+    """Period flow in March 2025 (stages reached during the month): contacts created 101,
+    102, 103 = 3; leads 101, 102 = 2; MQLs 101 (5 Mar) and 104 (1 Mar) = 2; SQLs 101
+    (20 Mar) and 104 (15 Mar) = 2; customers 0 (101 on 10 Apr)."""
+    folder = tmp_path / "hubspot"
+    folder.mkdir()
+    (folder / "contacts.csv").write_text(
+        "hs_object_id,createdate,hs_analytics_source,hs_lifecyclestage_lead_date,"
+        "hs_lifecyclestage_marketingqualifiedlead_date,hs_lifecyclestage_salesqualifiedlead_date,"
+        "hs_lifecyclestage_customer_date,associatedcompanyid\n"
+        "101,2025-03-02T10:00:00Z,ORGANIC_SEARCH,2025-03-02T10:00:00Z,2025-03-05T10:00:00Z,"
+        "2025-03-20T10:00:00Z,2025-04-10T10:00:00Z,9001\n"
+        "102,2025-03-04T10:00:00Z,PAID_SEARCH,2025-03-04T10:00:00Z,,,,\n"
+        "103,2025-03-10T10:00:00Z,ORGANIC_SEARCH,,,,,\n"
+        "104,2025-02-20T10:00:00Z,EMAIL_MARKETING,2025-02-20T10:00:00Z,2025-03-01T10:00:00Z,"
+        "2025-03-15T10:00:00Z,,\n")
+    data = kpitools.load(folder, mapping="hubspot")
+    leads = data.leads.to_pandas().set_index("lead_id").sort_index()
+    assert leads["channel"].tolist() == ["organic_search", "paid_search", "organic_search", "email_marketing"]
+    assert leads["account_id"].tolist()[0] == "9001" and pd.isna(leads.loc["102", "account_id"])
+    mar, apr = compute_kpis(data, "2025-03"), compute_kpis(data, "2025-04")
+    assert [mar[k] for k in ("contacts", "leads", "mqls", "sqls", "customers_won")] == [3, 2, 2, 2, 0]
+    assert apr["customers_won"] == 1

@@ -168,8 +168,8 @@ def open_directory(directory: Path, names: list[str], plan: Mapping | None) -> t
     for name in names:
         try:
             if plan is not None and name in plan.tables:
-                files[name] = directory / plan.tables[name].source
-                opened[name] = open_mapped_file(directory, plan.tables[name], plan.dialect)
+                raw, src, files[name] = open_mapped_file(directory, plan.tables[name], plan.dialect)
+                opened[name] = (raw, src)
                 continue
             path = find_table_file(directory, name)
             if path is None:

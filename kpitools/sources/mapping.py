@@ -241,14 +241,17 @@ def _qualified_query(query: str, schema: str | None, dialect: str | None, target
     return tree.sql(dialect=target)
 
 
-def open_mapped_file(directory: Path, mapping: TableMapping, dialect: str | None) -> tuple[ir.Table, object]:
+def open_mapped_file(directory: Path, mapping: TableMapping, dialect: str | None) -> tuple[ir.Table, object, Path]:
     """A mapped table whose source is a file of the data folder (CSV read with the types
-    DuckDB detects, so that expressions can compute; Parquet as stored)."""
+    DuckDB detects, so that expressions can compute; Parquet as stored), its source and
+    the file (``from`` may name the table without the file's ending)."""
     from ..engine import connection
     from .files import open_file, shown_path
     from .validate import Source
 
     path = Path(directory) / mapping.source
+    if not path.suffix:  # a table's name: its CSV or Parquet file
+        path = next((p for p in (path.with_suffix(".parquet"), path.with_suffix(".csv")) if p.is_file()), path)
     shown = f"{shown_path(path)} (mapped to {mapping.table})"
     if mapping.is_query:
         raise DataError(f"{shown}: in a data folder, from names a file (a query needs a database)", file=shown)
@@ -265,7 +268,7 @@ def open_mapped_file(directory: Path, mapping: TableMapping, dialect: str | None
         source = Source(file=shown, row_word=source.row_word, row_offset=source.row_offset)
         source_sql = raw.op().name
     columns = _columns(con, source_sql) if path.suffix == ".csv" else list(raw.columns)
-    return mapped_view(con, source_sql, columns, mapping, dialect, shown), source
+    return mapped_view(con, source_sql, columns, mapping, dialect, shown), source, path
 
 
 def open_mapped_table(con: ibis.BaseBackend, schema: str | None, mapping: TableMapping, dialect: str | None,
