@@ -43,7 +43,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         raise PeriodError(f"--period names no period (got {args.period!r}); expected e.g. 2026-09, "
                           "2026-Q3 or latest-month")
     summary = render_reports(args.data, words, range_=args.periods, notebooks=notebooks, out=args.out,
-                             jobs=args.jobs, progress=not args.quiet, warn=_warn)
+                             jobs=args.jobs, progress=not args.quiet, warn=_warn, mapping=args.mapping)
     skipped = [r for r in summary.results if r.skipped]
     for r in skipped:
         print(f"skipped {r.job.notebook.stem} for {r.job.period}: {r.skipped}", file=sys.stderr)
@@ -147,6 +147,7 @@ def _parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="render the HTML reports")
     data_and_period(rep)
+    rep.add_argument("--mapping", help=MAPPING_HELP)
     rep.add_argument("--notebooks", help="comma-separated notebook names (default: all)")
     rep.add_argument("--notebooks-dir", help=argparse.SUPPRESS)
     rep.add_argument("--out", default="reports", help="output folder (default: reports)")

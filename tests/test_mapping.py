@@ -4,6 +4,7 @@ are worked out by hand."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -238,3 +239,21 @@ def test_hubspot_kpis_by_hand(tmp_path):
     mar, apr = compute_kpis(data, "2025-03"), compute_kpis(data, "2025-04")
     assert [mar[k] for k in ("contacts", "leads", "mqls", "sqls", "customers_won")] == [3, 2, 2, 2, 0]
     assert apr["customers_won"] == 1
+
+
+def test_a_report_of_mapped_data(stripe_file, tmp_path):
+    """`kpitools report --mapping stripe`: the run and its notebooks read the mapping (the
+    saved notebook names it), and kpis.json holds the values worked out by hand above."""
+    from kpitools.report.paths import NOTEBOOKS
+    from kpitools.report.runner import render_reports
+
+    out = tmp_path / "reports"
+    summary = render_reports(stripe_file, ["2025-03"], out=out, progress=False, jobs=1, mapping="stripe",
+                             notebooks=[NOTEBOOKS / "data_quality.ipynb"])
+    assert summary.published == ["2025-03"], [r.error for r in summary.failed]
+    kpis = json.loads((out / "2025-03" / "kpis.json").read_text())
+    assert (kpis["mrr"], kpis["customers"], kpis["churned_mrr"], kpis["new_mrr"]) == (200.0, 2, 100.0, 100.0)
+    saved = json.loads((out / "2025-03" / "data_quality.ipynb").read_text())
+    assert saved["metadata"]["papermill"]["parameters"]["mapping"] == "stripe"
+    html = (out / "2025-03" / "data_quality.html").read_text()
+    assert "stripe.duckdb" in html

@@ -23,7 +23,7 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import psutil
@@ -119,9 +119,10 @@ def _stamp(path: Path) -> str:
     return f"{path.name}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def snapshot(data_dir: Path, into: Path) -> str:
-    """Copy the data directory's table files (or the DuckDB database file) into ``into``
-    and return a fingerprint of what was copied (names, sizes and modification times).
+def snapshot(data_dir: Path, into: Path, extra: Sequence[Path] = ()) -> str:
+    """Copy the data directory's table files (or the DuckDB database file) into ``into``,
+    and the ``extra`` files of the folder (a mapping and the files it names), and return
+    a fingerprint of what was copied (names, sizes and modification times).
 
     Raises
     ------
@@ -132,6 +133,7 @@ def snapshot(data_dir: Path, into: Path) -> str:
     digest = hashlib.sha256()
     # a folder's table files, or a DuckDB database file as a whole
     paths = [data_dir] if data_dir.is_file() else [find_table_file(data_dir, name) for name in TABLES]
+    paths += [p for p in extra if p not in paths]
     for path in paths:
         if path is None:
             continue

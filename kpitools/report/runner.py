@@ -31,6 +31,7 @@ from ..errors import KpiToolsError, ReportError
 from ..metrics.quality import ANALYSES
 from ..periods import Period, resolve_periods
 from ..sources.data import Dataset
+from ..sources.mapping import READY_MADE
 from .atomic import write_text
 from .executed import describe_failure, show_data_dir, take_stderr
 from .html import export_html
@@ -191,6 +192,7 @@ def render_reports(
     progress: bool = True,
     range_: str | None = None,
     warn: Callable[[str], None] | None = None,
+    mapping: str | os.PathLike[str] | None = None,
 ) -> RunSummary:
     """Execute and export every notebook for every period.
 
@@ -218,6 +220,10 @@ def render_reports(
         ``FIRST..LAST`` instead of ``periods``.
     warn : callable, optional
         Receives one line per warning (kernel stderr, a rebuilt manifest).
+    mapping : path-like or str, optional
+        The data's own tables and columns mapped onto the contract (a file, or a
+        ready-made mapping's name; see :mod:`kpitools.sources.mapping`); default: the
+        data folder's ``kpitools.toml``, if any.
 
     Returns
     -------
@@ -242,7 +248,10 @@ def render_reports(
     pool = None
     try:
         pool = worker_pool(size, warm=(str(notebooks[0].parent), import_code(notebooks))) if notebooks else None
-        data, source = open_for_run(data_dir, stage)  # checked once; the kernels trust the run's mark
+        if mapping is not None and str(mapping) not in READY_MADE:
+            mapping = str(Path(mapping).resolve())  # the kernels run in the notebooks' folder
+        data, source = open_for_run(data_dir, stage, mapping)  # checked once; the kernels trust the mark
+        parameters = {**(parameters or {}), **({"mapping": str(mapping)} if mapping is not None else {})}
         fingerprint = source.fingerprint
         words = [str(p) for p in periods] if periods else None
         wanted = resolve_periods(",".join(words) if words else None, range_, data.date_range)

@@ -17,10 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ReportError
 from ..sources.data import Dataset, load
 from ..sources.database import RUN_SHARED, RUN_URL, is_url, shown_url, without_password
-from ..sources.mapping import MAPPING_FILE, find_mapping
+from ..sources.mapping import find_mapping, read_mapping, source_file
 from ..sources.shared import SHARED_FOLDER, share_results
 from .publish import snapshot
 
@@ -62,14 +61,17 @@ def run_environment(data_dir: str | os.PathLike[str], stage: Path) -> Callable[[
     return restore
 
 
-def open_for_run(data_dir: str | os.PathLike[str], stage: Path) -> tuple[Dataset, RunSource]:
+def open_for_run(data_dir: str | os.PathLike[str], stage: Path,
+                 mapping: str | os.PathLike[str] | None = None) -> tuple[Dataset, RunSource]:
     """Open and check the run's data once (the kernels then trust the mark this leaves in
-    the run's shared folder), and say how the run names it."""
+    the run's shared folder), and say how the run names it. A folder's snapshot holds its
+    mapping file and the files the mapping names (the notebooks get ``mapping`` as a
+    parameter when it is given)."""
     if is_url(data_dir):
         url = str(data_dir)
         (stage / "data").mkdir(parents=True)
         shared = share_results(stage / "data")
-        data = load(url)
+        data = load(url, mapping=mapping)
         shared.mark_checked(data.files)
         data.shared = shared
         digest = hashlib.sha256(repr((shown_url(url), sorted(data.row_counts().items()),
@@ -77,13 +79,16 @@ def open_for_run(data_dir: str | os.PathLike[str], stage: Path) -> tuple[Dataset
         safe = without_password(url)
         return data, RunSource(safe, safe, shown_url(url), digest.hexdigest()[:16])
     source = Path(data_dir).resolve()
-    if find_mapping(source) is not None:
-        raise ReportError(f"{source / MAPPING_FILE}: reports from mapped data are not available yet; "
-                          "`kpitools kpis` and `kpitools check` read it")
-    fingerprint = snapshot(source, stage / "data")
+    own = find_mapping(source)
+    extra: list[Path] = []
+    if source.is_dir() and (mapping is not None or own is not None):
+        plan = read_mapping(mapping if mapping is not None else own)
+        extra = [source_file(source, t) for t in plan.tables.values() if not t.is_query]
+        extra = [p for p in extra if p.is_file() and p.parent == source] + ([own] if own is not None else [])
+    fingerprint = snapshot(source, stage / "data", extra)
     staged = stage / "data" / source.name if source.is_file() else stage / "data"
     shared = share_results(stage / "data")
-    data = load(staged)
+    data = load(staged, mapping=mapping)
     shared.mark_checked(data.files)
     data.directory = source
     # absolute: the kernels run in the notebooks' folder

@@ -38,7 +38,7 @@ from .schema import TABLES, table_spec
 from .validate import ROW
 
 __all__ = ["Mapping", "TableMapping", "READY_MADE", "read_mapping", "find_mapping", "mapped_view",
-           "MAPPING_FILE"]
+           "MAPPING_FILE", "source_file"]
 
 MAPPING_FILE = "kpitools.toml"
 READY_DIR = Path(__file__).parent / "mappings"
@@ -241,6 +241,15 @@ def _qualified_query(query: str, schema: str | None, dialect: str | None, target
     return tree.sql(dialect=target)
 
 
+def source_file(directory: Path, mapping: TableMapping) -> Path:
+    """The file of the data folder that ``from`` names (a table's name without ending: its
+    Parquet or CSV file)."""
+    path = Path(directory) / mapping.source
+    if not path.suffix:
+        path = next((p for p in (path.with_suffix(".parquet"), path.with_suffix(".csv")) if p.is_file()), path)
+    return path
+
+
 def open_mapped_file(directory: Path, mapping: TableMapping, dialect: str | None) -> tuple[ir.Table, object, Path]:
     """A mapped table whose source is a file of the data folder (CSV read with the types
     DuckDB detects, so that expressions can compute; Parquet as stored), its source and
@@ -249,9 +258,7 @@ def open_mapped_file(directory: Path, mapping: TableMapping, dialect: str | None
     from .files import open_file, shown_path
     from .validate import Source
 
-    path = Path(directory) / mapping.source
-    if not path.suffix:  # a table's name: its CSV or Parquet file
-        path = next((p for p in (path.with_suffix(".parquet"), path.with_suffix(".csv")) if p.is_file()), path)
+    path = source_file(directory, mapping)
     shown = f"{shown_path(path)} (mapped to {mapping.table})"
     if mapping.is_query:
         raise DataError(f"{shown}: in a data folder, from names a file (a query needs a database)", file=shown)
