@@ -100,6 +100,16 @@ def test_password_from_the_url_and_from_the_environment(pg, monkeypatch):
     assert SECRET not in repr(data) and SECRET not in str(data.directory)
 
 
+def test_password_from_a_pgpass_file(pg, monkeypatch, tmp_path):
+    """libpq's password file (~/.pgpass, or where PGPASSFILE points)."""
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"*:*:*:{ROLE}:{SECRET}\n")
+    passfile.chmod(0o600)
+    monkeypatch.setenv("PGPASSFILE", str(passfile))
+    assert kpitools.load(url(pg, user=ROLE), tables=["accounts"]).row_counts()["accounts"] > 0
+
+
 def test_bad_password_is_one_line_without_it(pg, monkeypatch):
     monkeypatch.delenv("PGPASSWORD", raising=False)
     wrong = SECRET + "-wrong"
