@@ -5,6 +5,7 @@ are worked out by hand."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -257,3 +258,5 @@ def test_a_report_of_mapped_data(stripe_file, tmp_path):
     assert saved["metadata"]["papermill"]["parameters"]["mapping"] == "stripe"
     html = (out / "2025-03" / "data_quality.html").read_text()
     assert "stripe.duckdb" in html
+    assert re.search(r"mapped by the ready-made mapping (&#x27;|&#39;|')stripe", html)
+    assert "canceled_at is when the customer asked to cancel" in html

@@ -92,6 +92,8 @@ class Dataset:
     shared: SharedResults | None = field(default=None, repr=False, compare=False)
     # a database's whole URL, to open it again (never shown)
     url: str | None = field(default=None, repr=False, compare=False)
+    # the mapping that made the tables from the data's own (None: named as the contract's)
+    mapping: Mapping | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._opened = {n: id(t) for n, t in self.tables.items()}
@@ -177,7 +179,7 @@ class Dataset:
         if all(tables[k] is self.tables[k] for k in tables):
             return self
         return Dataset(directory=self.directory, tables=tables, files=self.files, category_limit=n,
-                       shared=self.shared, url=self.url)
+                       shared=self.shared, url=self.url, mapping=self.mapping)
 
     def has(self, *names: str) -> bool:
         """Whether every named table is present."""
@@ -380,8 +382,8 @@ def _load(directory: Path | str, names: list[str], check: bool, plan: Mapping | 
                     release(opened[name][0])
             out[name] = clean
     if url is not None:
-        return Dataset(directory=shown_url(url), tables=out, files=files, url=url, shared=shared)
-    return Dataset(directory=directory, tables=out, files=files, shared=shared)
+        return Dataset(directory=shown_url(url), tables=out, files=files, url=url, shared=shared, mapping=plan)
+    return Dataset(directory=directory, tables=out, files=files, shared=shared, mapping=plan)
 
 
 def _references(typed: dict[str, ir.Table], sources: dict[str, Source]) -> list[DataError]:

@@ -68,6 +68,10 @@ class Mapping:
     name: str
     tables: dict[str, TableMapping]
     dialect: str | None = None
+    # what the mapping assumes, in sentences a report's reader can weigh (``caveats``)
+    caveats: tuple[str, ...] = ()
+    # how a report names it: the ready-made mapping's name, or the file's (no folder)
+    label: str = ""
     # what is wrong with the file (unknown names, malformed entries): reported with the
     # data's problems, in one run
     problems: tuple[str, ...] = ()
@@ -115,7 +119,10 @@ def read_mapping(spec: str | Path) -> Mapping:
         raise DataError(f"{shown}: cannot read the mapping ({exc})", file=shown) from None
     problems: list[str] = []
     dialect = raw.pop("dialect", None)
-    raw.pop("about", None)
+    caveats = raw.pop("caveats", [])
+    if not isinstance(caveats, list) or not all(isinstance(c, str) for c in caveats):
+        problems.append("caveats must be a list of sentences")
+        caveats = []
     tables = {}
     for name, body in raw.items():
         before = len(problems)
@@ -139,7 +146,8 @@ def read_mapping(spec: str | Path) -> Mapping:
                             "(expected from, columns, notes)")
         if len(problems) == before:
             tables[name] = TableMapping(name, body["from"].strip(), {k: str(v).strip() for k, v in columns.items()})
-    return Mapping(shown, tables, dialect, tuple(problems))
+    label = f"the ready-made mapping '{text_spec}'" if text_spec in READY_MADE else f"the mapping file {path.name}"
+    return Mapping(shown, tables, dialect, tuple(caveats), label, tuple(problems))
 
 
 def _did_you_mean(name: str, choices) -> str:
