@@ -88,15 +88,19 @@ def test_a_folder_mapping_file_is_read_by_itself(tmp_path):
     DuckDB reads them, an expression for mrr, a contract column taken by its own name."""
     (tmp_path / "billing.csv").write_text(
         "sub,cust,started,stopped,cents,plan\n"
-        "S1,A1,2024-01-05,,9900,pro\n"
-        "S2,A2,2024-01-20,2024-02-10,4900,basic\n")
-    (tmp_path / "signups.csv").write_text("account_id,signup_at,source\nA1,2024-01-01,ads\nA2,2024-01-02,seo\n")
+        "S1,1.10,2024-01-05,,9900,pro\n"
+        "S2,1.20,2024-01-20,2024-02-10,4900,basic\n")
+    (tmp_path / "signups.csv").write_text("account_id,signup_at,source\n1.10,2024-01-01,ads\n1.20,2024-01-02,seo\n"
+                                          "1.30,2024-01-03,ads\n")
     (tmp_path / "kpitools.toml").write_text(
         '[subscriptions]\nfrom = "billing.csv"\n[subscriptions.columns]\n'
         'subscription_id = "sub"\naccount_id = "cust"\nstart_date = "started"\nend_date = "stopped"\n'
         'mrr = "cents / 100.0"\n'
         '[accounts]\nfrom = "signups.csv"\n[accounts.columns]\nchannel = "source"\n')
     data = kpitools.load(tmp_path)
+    # ids stay as written (read as numbers, 1.10 would become 1.1)
+    assert sorted(data.accounts.to_pandas()["account_id"]) == ["1.10", "1.20", "1.30"]
+    assert sorted(data.subscriptions.to_pandas()["account_id"]) == ["1.10", "1.20"]
     jan = compute_kpis(data, "2024-01")
     assert (jan["mrr"], jan["customers"]) == (148.0, 2)
     assert compute_kpis(data, "2024-02")["mrr"] == 99.0

@@ -349,11 +349,11 @@ def _load(directory: Path | str, names: list[str], check: bool, plan: Mapping | 
     if not files and not errors:
         raise database.no_tables(url, names) if url is not None else no_tables(directory, names)
     if url is None:
-        folder = (directory if directory.is_dir() else directory.parent) / SHARED_FOLDER
-    else:  # a report run's (see kpitools.report.source)
-        folder = Path(os.environ.get(database.RUN_SHARED) or "/nonexistent")
-        folder = folder if os.environ.get(database.RUN_URL) == url else Path("/nonexistent")
-    shared = SharedResults(folder) if folder.is_dir() else None
+        folder: Path | None = (directory if directory.is_dir() else directory.parent) / SHARED_FOLDER
+    else:  # the shared folder of the report run reading this database (kpitools.report.source)
+        run_folder = os.environ.get(database.RUN_SHARED) if os.environ.get(database.RUN_URL) == url else None
+        folder = Path(run_folder) if run_folder else None
+    shared = SharedResults(folder) if folder is not None and folder.is_dir() else None
     # the snapshot of a report run is checked once, by the runner
     check = check and not (shared is not None and not errors and shared.checked(files))
     checked = {}

@@ -263,7 +263,7 @@ def open_mapped_file(directory: Path, mapping: TableMapping, dialect: str | None
     DuckDB detects, so that expressions can compute; Parquet as stored), its source and
     the file (``from`` may name the table without the file's ending)."""
     from ..engine import connection
-    from .files import open_file, shown_path
+    from .files import _csv_header, open_file, shown_path
     from .validate import Source
 
     path = source_file(directory, mapping)
@@ -276,7 +276,14 @@ def open_mapped_file(directory: Path, mapping: TableMapping, dialect: str | None
     con = connection()
     if path.suffix == ".csv":
         literal = "'" + str(path).replace("'", "''") + "'"
-        source_sql = f"(SELECT row_number() OVER () - 1 AS {ROW}, * FROM read_csv({literal}, header=true))"
+        # ids and text taken by name stay text as written (an id 00123 must not become 123)
+        header = _csv_header(path, shown)
+        spec = table_spec(mapping.table)
+        text = {mapping.columns.get(c.name, c.name) for c in spec.columns
+                if c.kind in ("id", "text", "choice", "period")}
+        types = ", ".join(f"'{h.replace(chr(39), chr(39) * 2)}': 'VARCHAR'" for h in header if h in text)
+        typed = f", types={{{types}}}" if types else ""
+        source_sql = (f"(SELECT row_number() OVER () - 1 AS {ROW}, * FROM read_csv({literal}, header=true{typed}))")
         source = Source(file=shown, row_word="line", row_offset=2)
     else:
         raw, source = open_file(path)
