@@ -192,7 +192,7 @@ logs = st.lists(st.tuples(st.integers(0, 6), st.integers(0, 60 * 24 * 40), st.sa
                 min_size=1, max_size=80)
 
 
-@settings(max_examples=25)
+@settings(max_examples=15)
 @given(logs)
 def test_event_funnel_never_grows(rows):
     base = pd.Timestamp("2024-01-01", tz="UTC")
@@ -207,7 +207,7 @@ def test_event_funnel_never_grows(rows):
 stage_days = st.one_of(st.none(), st.integers(0, 120))
 
 
-@settings(max_examples=25)
+@settings(max_examples=15)
 @given(st.lists(st.tuples(st.integers(0, 30), stage_days, stage_days, stage_days, stage_days, stage_days),
                 min_size=1, max_size=40))
 def test_cohort_stages_never_grow(rows):

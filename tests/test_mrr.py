@@ -18,7 +18,7 @@ MRR at month ends, worked by hand:
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kpitools.metrics.mrr import mrr_grid, mrr_movements
@@ -126,6 +126,7 @@ spans = st.lists(
     max_size=30)
 
 
+@settings(max_examples=15)
 @given(spans, st.integers(0, 11))
 def test_bridge_reconciles(rows, first_month):
     base = pd.Timestamp("2023-01-01", tz="UTC")

@@ -12,7 +12,7 @@ active = paying on the month's last day:
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kpitools.metrics.activity import activity_cohorts
@@ -171,6 +171,7 @@ def test_churn_mix(subs):
 event_logs = st.lists(st.tuples(st.integers(0, 8), st.integers(0, 200)), min_size=1, max_size=60)
 
 
+@settings(max_examples=15)  # each example: a check and a cohort query
 @given(event_logs)
 def test_activity_retention_invariants(rows):
     base = pd.Timestamp("2024-01-01", tz="UTC")
@@ -192,6 +193,7 @@ spans = st.lists(st.tuples(st.integers(0, 5), st.integers(0, 300), st.one_of(st.
                            st.sampled_from([10.0, 50.0, 100.0])), min_size=1, max_size=25)
 
 
+@settings(max_examples=15)
 @given(spans)
 def test_revenue_retention_invariants(rows):
     base = pd.Timestamp("2023-01-01", tz="UTC")
