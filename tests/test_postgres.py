@@ -9,10 +9,8 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 from urllib.parse import quote
 
-import pandas as pd
 import pytest
 
 import kpitools
@@ -25,9 +23,10 @@ from kpitools.report.runner import render_reports
 from kpitools.sources.database import redact, shown_url
 
 from .conftest import ROOT
-from .golden.regenerate import CSV_PERIOD, HERE
+from .golden.regenerate import CSV_PERIOD
 from .postgres import ROLE, SECRET, prepare, server
 from .test_golden import _assert_golden as assert_golden
+from .test_golden import assert_golden_tables
 
 SAMPLE = ROOT / "data" / "sample"
 
@@ -72,15 +71,9 @@ def test_kpis_equal_the_folders(db_data):
 
 
 def test_report_tables_equal_the_folders(db_data, tmp_path):
-    written = [p for p in write_results(db_data, Period.parse(CSV_PERIOD), tmp_path) if p.suffix == ".csv"]
-    golden = sorted(Path(HERE).glob(f"{CSV_PERIOD}_*.csv"))
-    assert sorted(p.name for p in written) == sorted(p.name.removeprefix(f"{CSV_PERIOD}_") for p in golden)
-    for path in golden:
-        want = pd.read_csv(path)
-        got = pd.read_csv(tmp_path / path.name.removeprefix(f"{CSV_PERIOD}_"))
-        if path.name.endswith("data_quality.csv"):  # where each table came from differs, by design
-            want, got = want.drop(columns=["file"], errors="ignore"), got.drop(columns=["file"], errors="ignore")
-        pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9, atol=1e-12)
+    write_results(db_data, Period.parse(CSV_PERIOD), tmp_path)
+    # where each table came from differs, by design (sample.events against events.parquet)
+    assert_golden_tables(tmp_path, ignore=("file",))
 
 
 def test_tables_and_bounds_are_the_folders(db_data):
@@ -195,10 +188,7 @@ def test_a_report_from_the_database_equals_the_folders(pg, tmp_path, monkeypatch
     assert summary.published == ["2026-09"], [r.error for r in summary.failed]
     folder = out / "2026-09"
     assert_golden(_flat(json.loads((folder / "kpis.json").read_text())), "2026-09")
-    for path in sorted(Path(HERE).glob(f"{CSV_PERIOD}_*.csv")):
-        want = pd.read_csv(path).drop(columns=["file"], errors="ignore")
-        got = pd.read_csv(folder / path.name.removeprefix(f"{CSV_PERIOD}_")).drop(columns=["file"], errors="ignore")
-        pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-9, atol=1e-12)
+    assert_golden_tables(folder, ignore=("file",))
     written = [p for p in out.rglob("*") if p.is_file()]
     assert len(written) > 5
     assert not [p for p in written if SECRET.encode() in p.read_bytes()]
