@@ -264,3 +264,18 @@ def test_a_report_of_mapped_data(stripe_file, tmp_path):
     assert "stripe.duckdb" in html
     assert re.search(r"mapped by the ready-made mapping (&#x27;|&#39;|')stripe", html)
     assert "canceled_at is when the customer asked to cancel" in html
+
+
+def test_a_broken_mapped_csv_is_one_error(tmp_path):
+    """A row with more fields than the header (DuckDB would name them column4 and read
+    on) is refused as for a contract file; a short row's missing values are empty."""
+    (tmp_path / "billing.csv").write_text("sub,account_id,start_date,cents\nS1,A1,2024-01-05,10\n"
+                                          "S2,A2\nS3,A3,2024-01-05,10,99\n")
+    (tmp_path / "kpitools.toml").write_text('[subscriptions]\nfrom = "billing.csv"\n[subscriptions.columns]\n'
+                                            'subscription_id = "sub"\nmrr = "cents / 100.0"\n')
+    with pytest.raises(DataError, match=r"billing.csv \(mapped to subscriptions\): line 4 has more fields than "
+                                        r"the header's 4"):
+        kpitools.load(tmp_path)
+    (tmp_path / "billing.csv").write_text("sub,account_id,start_date,cents\nS1,A1,2024-01-05,10\nS2,A2\n")
+    with pytest.raises(DataError, match=r"column 'start_date': 1 row has no value.*\n.*line 3"):
+        kpitools.load(tmp_path)

@@ -262,8 +262,9 @@ def open_mapped_file(directory: Path, mapping: TableMapping, dialect: str | None
     """A mapped table whose source is a file of the data folder (CSV read with the types
     DuckDB detects, so that expressions can compute; Parquet as stored), its source and
     the file (``from`` may name the table without the file's ending)."""
-    from ..engine import connection
-    from .files import _csv_header, open_file, shown_path
+    from ..engine import connection, engine_errors
+    from .csvfile import ragged_error
+    from .files import _csv_header, open_file, read_error, shown_path
     from .validate import Source
 
     path = source_file(directory, mapping)
@@ -283,13 +284,23 @@ def open_mapped_file(directory: Path, mapping: TableMapping, dialect: str | None
                 if c.kind in ("id", "text", "choice", "period")}
         types = ", ".join(f"'{h.replace(chr(39), chr(39) * 2)}': 'VARCHAR'" for h in header if h in text)
         typed = f", types={{{types}}}" if types else ""
-        source_sql = (f"(SELECT row_number() OVER () - 1 AS {ROW}, * FROM read_csv({literal}, header=true{typed}))")
+        # the contract's CSV dialect (a comma, double quotes, short rows padded, rows numbered in
+        # the file's order); types detected
+        options = "delim=',', quote='\"', escape='\"', strict_mode=true, null_padding=true, parallel=false"
+        source_sql = (f"(SELECT row_number() OVER () - 1 AS {ROW}, * FROM read_csv({literal}, header=true, "
+                      f"{options}{typed}))")
         source = Source(file=shown, row_word="line", row_offset=2)
     else:
         raw, source = open_file(path)
         source = Source(file=shown, row_word=source.row_word, row_offset=source.row_offset)
         source_sql = raw.op().name
-    columns = _columns(con, source_sql) if path.suffix == ".csv" else list(raw.columns)
+    try:
+        columns = _columns(con, source_sql) if path.suffix == ".csv" else list(raw.columns)
+    except engine_errors() as exc:  # a file the engine cannot read: one error, as for the contract's
+        ragged = ragged_error(path, shown) if path.suffix == ".csv" else None
+        raise (ragged if ragged is not None and ragged.rows else read_error(exc, shown)) from None
+    if path.suffix == ".csv" and len(columns) - 1 > len(header):  # DuckDB names a row's extra fields
+        raise ragged_error(path, shown)
     return mapped_view(con, source_sql, columns, mapping, dialect, shown), source, path
 
 
