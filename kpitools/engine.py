@@ -39,7 +39,7 @@ from .periods import Period
 
 __all__ = ["table", "run", "connection", "interrupt_engine", "engine_errors", "utc", "in_range", "windows",
            "period_windows", "within", "in_periods", "with_medians", "every_period", "in_order", "day_of",
-           "literal_windows", "remembered", "whole", "utc_stamp", "Table", "UTC"]
+           "literal_windows", "remembered", "whole", "utc_stamp", "sql_text", "sql_ident", "Table", "UTC"]
 
 Table = ir.Table | pd.DataFrame
 
@@ -152,6 +152,16 @@ def run(expr: ir.Expr) -> pd.DataFrame:
 def whole(value: object) -> int:
     """A count from an engine's result: NULL (no row, no group) is 0."""
     return 0 if value is None or pd.isna(value) else int(value)
+
+
+def sql_text(value: str) -> str:
+    """``value`` as an SQL string literal (quotes doubled), for SQL kpitools writes itself."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sql_ident(value: str) -> str:
+    """``value`` as a quoted SQL identifier (double quotes doubled)."""
+    return '"' + value.replace('"', '""') + '"'
 
 
 def utc_stamp(value: pd.Timestamp | str) -> pd.Timestamp:

@@ -25,8 +25,7 @@ import ibis
 import ibis.expr.types as ir
 
 from ..errors import DataError
-from .schema import table_spec
-from .validate import ROW, Source
+from .validate import ROW, Source, database_source
 
 __all__ = ["BACKENDS", "TableRef", "is_url", "shown_url", "redact", "connect", "list_tables", "open_table",
            "open_tables", "no_tables", "query_error", "without_password", "with_secret", "RUN_URL", "RUN_SHARED"]
@@ -275,9 +274,7 @@ def open_table(con: ibis.BaseBackend, url: str, name: str) -> tuple[ir.Table, So
     if ROW in raw.columns:
         raw = raw.drop(ROW)
     raw = raw.mutate(**{ROW: ibis.literal(0, "int64")})
-    spec = table_spec(name)
-    ids = [c.name for c in spec.columns[:1] if c.kind == "id"] or list(spec.required_columns)
-    return raw, Source(file=str(ref), row_word="", key=tuple(ids)), ref
+    return raw, database_source(str(ref), name), ref
 
 
 def open_tables(url: str, names: list[str], plan=None) -> tuple[dict, dict, list]:

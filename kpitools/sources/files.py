@@ -15,7 +15,7 @@ from pathlib import Path
 
 import ibis.expr.types as ir
 
-from ..engine import connection, engine_errors
+from ..engine import connection, engine_errors, sql_ident, sql_text
 from ..errors import DataError
 from .csvfile import csv_record_lines, ragged_error
 from .mapping import Mapping, open_mapped_file, open_mapped_table
@@ -51,14 +51,6 @@ def find_table_file(directory: Path, name: str) -> Path | None:
     return found[0] if found else None
 
 
-def _text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _ident(value: str) -> str:
-    return '"' + value.replace('"', '""') + '"'
-
-
 def _csv_header(path: Path, shown: str) -> list[str]:
     """The header's names, numbered as pandas does when one repeats (``a``, ``a.1``)."""
     with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
@@ -83,14 +75,14 @@ def open_file(path: Path) -> tuple[ir.Table, Source]:
         raise MissingTableError(f"{shown}: file not found", file=shown)
     if path.suffix == ".parquet":
         body = (f"SELECT file_row_number AS {ROW}, * EXCLUDE (file_row_number) "
-                f"FROM read_parquet({_text(str(path))}, file_row_number=true)")
+                f"FROM read_parquet({sql_text(str(path))}, file_row_number=true)")
         source = Source(file=shown, row_word="row", row_offset=1)
     elif path.suffix == ".csv":
         header = _csv_header(path, shown)
-        types = ", ".join(f"{_text(c)}: 'VARCHAR'" for c in header)
+        types = ", ".join(f"{sql_text(c)}: 'VARCHAR'" for c in header)
         # a value's leading spaces are dropped, as after the comma of "a, b"
-        values = ", ".join(f"ltrim({_ident(c)}) AS {_ident(c)}" for c in header)
-        body = (f"SELECT row_number() OVER () - 1 AS {ROW}, {values} FROM read_csv({_text(str(path))}, "
+        values = ", ".join(f"ltrim({sql_ident(c)}) AS {sql_ident(c)}" for c in header)
+        body = (f"SELECT row_number() OVER () - 1 AS {ROW}, {values} FROM read_csv({sql_text(str(path))}, "
                 f"auto_detect=false, header=true, columns={{{types}}}, delim=',', quote='\"', escape='\"', "
                 f"strict_mode=true, null_padding=true, parallel=false)")
         source = Source(file=shown, row_word="line", row_offset=2,
@@ -125,7 +117,7 @@ def materialise(expr: ir.Table) -> ir.Table:
 
 def release(table: ir.Table) -> None:
     """Drop a table :func:`materialise` made, once nothing refers to it."""
-    connection().raw_sql(f"DROP TABLE IF EXISTS {_ident(table.op().name)}")
+    connection().raw_sql(f"DROP TABLE IF EXISTS {sql_ident(table.op().name)}")
 
 
 def read_error(exc: BaseException, shown: str) -> DataError:
@@ -146,9 +138,9 @@ def database_tables(path: Path) -> tuple[str, list[str]]:
     con = connection()
     alias = f"kpitools_db_{next(_NAMES)}"
     try:
-        con.raw_sql(f"ATTACH {_text(str(path))} AS {alias} (READ_ONLY)")
+        con.raw_sql(f"ATTACH {sql_text(str(path))} AS {alias} (READ_ONLY)")
         names = [r[0] for r in con.raw_sql(
-            f"SELECT table_name FROM information_schema.tables WHERE table_catalog = {_text(alias)}").fetchall()]
+            f"SELECT table_name FROM information_schema.tables WHERE table_catalog = {sql_text(alias)}").fetchall()]
     except engine_errors() as exc:
         raise read_error(exc, shown) from None
     return alias, names
@@ -157,7 +149,7 @@ def database_tables(path: Path) -> tuple[str, list[str]]:
 def open_database_table(path: Path, alias: str, name: str) -> tuple[ir.Table, Source]:
     """The raw table ``name`` of an attached DuckDB database file."""
     shown = f"{shown_path(path)}, table {name}"
-    body = f"SELECT row_number() OVER () - 1 AS {ROW}, * FROM {alias}.{_ident(name)}"
+    body = f"SELECT row_number() OVER () - 1 AS {ROW}, * FROM {alias}.{sql_ident(name)}"
     return _view(body, shown), Source(file=shown, row_word="row", row_offset=1)
 
 

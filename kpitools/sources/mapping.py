@@ -33,6 +33,7 @@ from pathlib import Path
 import ibis
 import ibis.expr.types as ir
 
+from ..engine import sql_ident, sql_text
 from ..errors import DataError
 from .schema import TABLES, table_spec
 from .validate import ROW
@@ -157,14 +158,10 @@ def _did_you_mean(name: str, choices) -> str:
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _expression(text: str, columns: list[str], dialect: str | None, target: str) -> str:
     """A column name as a quoted identifier; anything else as SQL, translated."""
     if text in columns:
-        return _quote(text)
+        return sql_ident(text)
     if dialect is None or dialect == target:
         return text
     import sqlglot
@@ -191,21 +188,21 @@ def mapped_view(con: ibis.BaseBackend, source_sql: str, source_columns: list[str
         given = mapping.columns.get(col.name)
         if given is None:
             if col.name in source_columns:
-                select.append(f"{_quote(col.name)} AS {_quote(col.name)}")
+                select.append(f"{sql_ident(col.name)} AS {sql_ident(col.name)}")
             elif col.required:
                 problems.append(f"no column '{col.name}' in the source and none mapped"
                                 f"{_did_you_mean(col.name, source_columns)}")
             continue
         try:
-            select.append(f"{_expression(given, source_columns, dialect, target)} AS {_quote(col.name)}")
+            select.append(f"{_expression(given, source_columns, dialect, target)} AS {sql_ident(col.name)}")
         except Exception as exc:  # sqlglot cannot parse it
             problems.append(f"{col.name} = {given!r} is not an SQL expression ({str(exc).splitlines()[0]})")
     if problems:
         raise DataError(f"{shown}: " + "; ".join(problems), file=shown)
     if ROW in source_columns:
-        select.insert(0, _quote(ROW))
+        select.insert(0, sql_ident(ROW))
     else:
-        select.insert(0, f"0 AS {_quote(ROW)}")
+        select.insert(0, f"0 AS {sql_ident(ROW)}")
     name = f"kpitools_mapped_{next(_VIEWS)}"
     body = f"SELECT {', '.join(select)} FROM {source_sql} AS kpitools_source"
     try:
@@ -276,18 +273,17 @@ def open_mapped_file(directory: Path, mapping: TableMapping, dialect: str | None
                         file=str(path))
     con = connection()
     if path.suffix == ".csv":
-        literal = "'" + str(path).replace("'", "''") + "'"
         # ids and text taken by name stay text as written (an id 00123 must not become 123)
         header = _csv_header(path, shown)
         spec = table_spec(mapping.table)
         text = {mapping.columns.get(c.name, c.name) for c in spec.columns
                 if c.kind in ("id", "text", "choice", "period")}
-        types = ", ".join(f"'{h.replace(chr(39), chr(39) * 2)}': 'VARCHAR'" for h in header if h in text)
+        types = ", ".join(f"{sql_text(h)}: 'VARCHAR'" for h in header if h in text)
         typed = f", types={{{types}}}" if types else ""
         # the contract's CSV dialect (a comma, double quotes, short rows padded, rows numbered in
         # the file's order); types detected
         options = "delim=',', quote='\"', escape='\"', strict_mode=true, null_padding=true, parallel=false"
-        source_sql = (f"(SELECT row_number() OVER () - 1 AS {ROW}, * FROM read_csv({literal}, header=true, "
+        source_sql = (f"(SELECT row_number() OVER () - 1 AS {ROW}, * FROM read_csv({sql_text(str(path))}, header=true, "
                       f"{options}{typed}))")
         source = Source(file=shown, row_word="line", row_offset=2)
     else:
@@ -307,7 +303,7 @@ def open_mapped_file(directory: Path, mapping: TableMapping, dialect: str | None
 def open_mapped_table(con: ibis.BaseBackend, schema: str | None, mapping: TableMapping, dialect: str | None,
                       where: str) -> tuple[ir.Table, object]:
     """A mapped table whose source is a table of a database, or a query run there."""
-    from .validate import Source
+    from .validate import database_source
 
     if mapping.is_query:
         shown = f"{where}, the query of the mapping of {mapping.table}"
@@ -316,7 +312,7 @@ def open_mapped_table(con: ibis.BaseBackend, schema: str | None, mapping: TableM
         except Exception as exc:  # sqlglot cannot parse it
             raise DataError(f"{shown}: not an SQL query ({str(exc).splitlines()[0][:300]})", file=shown) from None
     else:
-        qualified = f"{_quote(schema)}.{_quote(mapping.source)}" if schema else _quote(mapping.source)
+        qualified = f"{sql_ident(schema)}.{sql_ident(mapping.source)}" if schema else sql_ident(mapping.source)
         source_sql = qualified
         shown = f"{where}, table {schema + '.' if schema else ''}{mapping.source} (mapped to {mapping.table})"
     try:
@@ -324,7 +320,4 @@ def open_mapped_table(con: ibis.BaseBackend, schema: str | None, mapping: TableM
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{shown}: cannot read it ({first[:300]})", file=shown) from None
-    view = mapped_view(con, source_sql, columns, mapping, dialect, shown)
-    spec = table_spec(mapping.table)
-    ids = [c.name for c in spec.columns[:1] if c.kind == "id"] or list(spec.required_columns)
-    return view, Source(file=shown, row_word="", key=tuple(ids))
+    return mapped_view(con, source_sql, columns, mapping, dialect, shown), database_source(shown, mapping.table)

@@ -22,7 +22,7 @@ from ..errors import DataError, InvalidValueError, MissingColumnError
 from .columns import Rule, clean_value, column_rules, empty_value, period_names
 from .schema import Table, table_spec
 
-__all__ = ["Source", "ROW", "Checked", "validate", "check_table", "check_references"]
+__all__ = ["Source", "database_source", "ROW", "Checked", "validate", "check_table", "check_references"]
 
 MAX_ROWS_SHOWN = 5
 # the column of a raw table that numbers its rows from 0 in the order of the file
@@ -34,8 +34,8 @@ class Source:
     """Where a table came from, to number its rows as the analyst sees them.
 
     ``row_word`` is empty for a table without line numbers (a database's): its rows are
-    then named by their values alone. ``row_offset`` is added to a row's 0-based position: 2 for a CSV file (the
-    header is line 1), 1 for a Parquet file. ``index`` replaces positions by
+    then named by their values alone, ``key`` first. ``row_offset`` is added to a row's
+    0-based position: 2 for a CSV file (the header is line 1), 1 for a Parquet file. ``index`` replaces positions by
     index labels, for a DataFrame passed in directly. ``lines`` gives the first line
     of each record of a CSV file (a quoted value may span lines); it is called only
     when a row is named in an error.
@@ -58,6 +58,14 @@ class Source:
             if position < len(lines):
                 return int(lines[position])
         return position + self.row_offset
+
+
+def database_source(file: str, table: str) -> Source:
+    """A database table's source: no line numbers, a row named by the contract table's id
+    column (or, for a table without one, such as events, by its required columns)."""
+    spec = table_spec(table)
+    ids = [c.name for c in spec.columns[:1] if c.kind == "id"] or list(spec.required_columns)
+    return Source(file=file, row_word="", key=tuple(ids))
 
 
 def _show(value: object) -> str:
