@@ -11,21 +11,27 @@ OUT    ?= reports
 JOBS   ?= 2
 # e.g. BENCH_ARGS="--scales 1 --repeat 1" for a quick run (default: 1, 10 and 24x the sample, 3 runs)
 BENCH_ARGS ?=
+# e.g. SPARK_BENCH_ARGS="--scales 1 --master local[2]" (default: 10 and 24x the sample on local[2])
+SPARK_BENCH_ARGS ?=
 
 .PHONY: install report test lint lab sample bench clean
 
 install: $(STAMP)
 
+# uv installs the same packages as pip in a third of the time (parallel downloads and builds);
+# where uv cannot be had or fails, pip does it
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@$(BIN)/python -m pip install --quiet uv 2>/dev/null || true
+	$(BIN)/python -m uv pip install --python $(BIN)/python --quiet -e '.[dev]' || \
+		$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
 report: $(STAMP)
 	$(BIN)/kpitools report --data $(DATA) --period $(PERIOD) --out $(OUT) --jobs $(JOBS)
 
-# the tests run on every core (at most four processes); a notebook's cells stay in one process
+# the tests run on every core (at most four processes); a notebook's cells stay in one process,
+# and the Spark tests in one worker (tests/conftest.py), so that the run starts one Spark session
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest -n auto --maxprocesses 4
@@ -42,6 +48,7 @@ sample: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/spark.py $(SPARK_BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache .hypothesis

@@ -7,10 +7,12 @@ are printed as one message with a non-zero exit, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .errors import KpiToolsError, PeriodError
@@ -43,7 +45,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
         raise PeriodError(f"--period names no period (got {args.period!r}); expected e.g. 2026-09, "
                           "2026-Q3 or latest-month")
     summary = render_reports(args.data, words, range_=args.periods, notebooks=notebooks, out=args.out,
-                             jobs=args.jobs, progress=not args.quiet, warn=_warn, mapping=args.mapping)
+                             jobs=args.jobs, progress=not args.quiet, warn=_warn, mapping=args.mapping,
+                             engine=args.engine)
     skipped = [r for r in summary.results if r.skipped]
     for r in skipped:
         print(f"skipped {r.job.notebook.stem} for {r.job.period}: {r.skipped}", file=sys.stderr)
@@ -71,7 +74,7 @@ def _cmd_kpis(args: argparse.Namespace) -> int:
             for word in words:
                 Period.parse(word)  # a bad period is an error before any reading
             tables = tables_for(families)
-    data = load(args.data, tables=tables, mapping=args.mapping)
+    data = load(args.data, tables=tables, mapping=args.mapping, engine=args.engine)
     periods = _periods(args, data.date_range)
     out = kpis_for(data, periods, keys=keys)
     if len(periods) == 1:
@@ -103,7 +106,7 @@ def _cmd_sql(args: argparse.Namespace) -> int:
 def _cmd_check(args: argparse.Namespace) -> int:
     from .sources.data import load
 
-    data = load(args.data, mapping=args.mapping)
+    data = load(args.data, mapping=args.mapping, engine=args.engine)
     start, end = data.date_range
     for name, rows in data.row_counts().items():
         print(f"{data.files[name].name:<28} {rows:>12,} rows")
@@ -126,6 +129,43 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _engine(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", choices=("duckdb", "spark"), default=None,
+                   help="what runs the queries of a data folder: duckdb (embedded, the default) or spark "
+                        "(needs kpitools[spark] and Java 17); a spark:<database> source is read on Spark")
+    p.add_argument("--spark-master", metavar="URL",
+                   help="the Spark master: local[*] (the default), local[2], spark://host:7077, yarn, ...")
+    p.add_argument("--spark-conf", metavar="KEY=VALUE", action="append", default=[],
+                   help="a Spark setting, e.g. spark.executor.memory=4g (repeat for several)")
+
+
+@contextlib.contextmanager
+def _engine_environment(args: argparse.Namespace) -> Iterator[None]:
+    """While the command runs, the engine asked for is where every part of the run finds it
+    (this process, and a report's workers and kernels): the environment kpitools.load reads.
+    Put back afterwards (``main`` may be called again in the same process)."""
+    from .sources.spark import ENGINE_ENV, engine_name, parse_conf, spark_environment
+
+    wanted: dict[str, str] = {}
+    if hasattr(args, "engine"):
+        if args.engine is None and (args.spark_master or args.spark_conf):
+            args.engine = "spark"  # a master or a setting asks for Spark
+        if args.engine is not None:
+            args.engine = engine_name(args.engine)
+            wanted = (spark_environment(args.spark_master, parse_conf(args.spark_conf)) if args.engine == "spark"
+                      else {ENGINE_ENV: args.engine})
+    before = {k: os.environ.get(k) for k in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 MAPPING_HELP = ("the source's own tables and columns mapped onto the contract: a TOML file, or a ready-made "
                 "mapping (stripe, hubspot, segment, ga4); default: the data folder's kpitools.toml")
 
@@ -139,7 +179,8 @@ def _parser() -> argparse.ArgumentParser:
     def data_and_period(p: argparse.ArgumentParser) -> None:
         p.add_argument("--data", default=str(SAMPLE_DATA),
                        help="data directory, DuckDB file or database URL "
-                            "(postgresql://user@host/db?schema=analytics; default: the bundled sample company)")
+                            "(postgresql://user@host/db?schema=analytics), or spark:<database> for a database "
+                            "of the Spark catalog (default: the bundled sample company)")
         group = p.add_mutually_exclusive_group()
         group.add_argument("--period", help="YYYY-MM, YYYY-Qn or YYYY-Www, comma-separated for "
                            "several, or latest-month (default), latest-quarter, latest-week")
@@ -148,6 +189,7 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="render the HTML reports")
     data_and_period(rep)
     rep.add_argument("--mapping", help=MAPPING_HELP)
+    _engine(rep)
     rep.add_argument("--notebooks", help="comma-separated notebook names (default: all)")
     rep.add_argument("--notebooks-dir", help=argparse.SUPPRESS)
     rep.add_argument("--out", default="reports", help="output folder (default: reports)")
@@ -161,6 +203,7 @@ def _parser() -> argparse.ArgumentParser:
     kp.add_argument("--keys", help="comma-separated KPI keys to compute (default: all), e.g. mrr,nrr,mau; "
                     "only the families that compute them run")
     kp.add_argument("--mapping", help=MAPPING_HELP)
+    _engine(kp)
     kp.set_defaults(run=_cmd_kpis)
 
     sq = sub.add_parser("sql", help="print the SQL that computes a KPI, to run in a database or BI tool")
@@ -173,6 +216,7 @@ def _parser() -> argparse.ArgumentParser:
     ck = sub.add_parser("check", help="validate a data directory")
     ck.add_argument("--data", default=str(SAMPLE_DATA), help="data directory, DuckDB file or database URL")
     ck.add_argument("--mapping", help=MAPPING_HELP)
+    _engine(ck)
     ck.set_defaults(run=_cmd_check)
 
     sm = sub.add_parser("sample", help="generate the sample company's data directory")
@@ -194,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from .report.workers import Interrupted, describe_signal, interrupt_signals
     try:
-        with interrupt_signals():
+        with interrupt_signals(), _engine_environment(args):
             return args.run(args)
     except KpiToolsError as exc:
         print(f"kpitools: {exc}", file=sys.stderr)

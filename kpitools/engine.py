@@ -73,14 +73,20 @@ def engine_errors() -> tuple[type[BaseException], ...]:
     """The exceptions an engine raises about the data it reads (not about our expressions)."""
     import duckdb
 
-    return (duckdb.Error,)
+    from .sources.spark import spark_errors
+
+    return (duckdb.Error, *spark_errors())
 
 
 def interrupt_engine() -> None:
-    """Stop the query the embedded engine runs now, from another thread (it fails with an
-    interruption error); nothing when it runs none."""
+    """Stop the query the embedded engine (or this process's Spark jobs) runs now, from
+    another thread (it fails with an interruption error); nothing when it runs none."""
+    from .sources.spark import cancel_jobs
+
     with contextlib.suppress(Exception):
         connection().con.interrupt()
+    with contextlib.suppress(Exception):
+        cancel_jobs()
 
 
 def connection() -> ibis.BaseBackend:

@@ -17,6 +17,7 @@ __all__ = [
     "InvalidValueError",
     "PeriodError",
     "ReportError",
+    "EngineError",
 ]
 
 
@@ -95,3 +96,8 @@ class KeyNameError(KpiToolsError, ValueError):
 
 class DialectError(KpiToolsError, ValueError):
     """A SQL dialect that Ibis cannot write."""
+
+
+class EngineError(KpiToolsError, ValueError):
+    """The engine asked for cannot run here (PySpark or Java missing, a master that
+    cannot be reached, an unknown engine name): one line saying what to install or fix."""

@@ -14,7 +14,8 @@ def test_environment_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
     dev = [d for d in extras["dev"] if not d.startswith("kpitools[")]
-    dev += [x for d in extras["dev"] if d.startswith("kpitools[") for x in extras[d[9:].split("]")[0]]]
+    dev += [x for d in extras["dev"] if d.startswith("kpitools[") for e in d[9:].split("]")[0].split(",")
+            for x in extras[e]]
     wanted = _names(project["dependencies"]) | _names(dev)
     env = (ROOT / "environment.yml").read_text()
     listed = {m.group(1).lower() for m in re.finditer(r"^\s+- ([A-Za-z0-9_.-]+)\s*(?:[<>=]|$)", env, re.M)}

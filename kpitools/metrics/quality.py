@@ -143,8 +143,11 @@ def overlapping_spans(subscriptions: Table) -> pd.DataFrame:
 def _offenders(table_name: str, column: str, check: str, ids: ir.Table) -> ir.Table:
     """One row of :func:`id_checks` from a table of offending ``id`` values (one row
     per offending row): how many rows, how many distinct ids, the first three ids."""
-    first = ids.select("id").distinct().order_by("id").limit(3)
-    examples = first.aggregate(examples=first.id.cast("string").group_concat(", ", order_by=first.id))
+    first = ids.select(id=ids.id.cast("string")).distinct().order_by("id").limit(3)
+    # the three in order, joined without an ordered aggregate (Spark has none)
+    first = first.mutate(n=ibis.row_number().over(order_by=first.id))
+    e0, e1, e2 = (first.id.max(where=first.n == n) for n in range(3))
+    examples = first.aggregate(examples=e0 + (", " + e1).fill_null("") + (", " + e2).fill_null(""))
     counts = ids.aggregate(rows=ids.count(), distinct=ids.id.nunique())
     return counts.cross_join(examples).mutate(table=ibis.literal(table_name), column=ibis.literal(column),
                                               check=ibis.literal(check))

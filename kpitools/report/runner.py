@@ -32,6 +32,7 @@ from ..metrics.quality import ANALYSES
 from ..periods import Period, resolve_periods
 from ..sources.data import Dataset
 from ..sources.mapping import READY_MADE
+from ..sources.spark import engine_name
 from .atomic import write_text
 from .executed import describe_failure, show_data_dir, take_stderr
 from .html import export_html
@@ -174,7 +175,9 @@ def _header(data: Dataset, period: Period, label: str) -> dict:
         "period": str(period),
         "period_label": f"{period.label}: {period.start:%d %b %Y} to {period.last_day:%d %b %Y}",
         "data_range": f"{start:%d %b %Y} to {end:%d %b %Y} (UTC)",
-        "data_dir": label,  # the folder's name, or postgresql://host/db: no server path, no password
+        # the folder's name, or postgresql://host/db: no server path, no password; and the engine
+        # when it is not the folder's own DuckDB
+        "data_dir": f"{label} (computed on Spark)" if data.engine == "spark" else label,
         "generated_at": dt.datetime.now(dt.UTC).strftime("%d %b %Y %H:%M UTC"),
         "version": __version__,
         "index_href": "../index.html",
@@ -193,6 +196,7 @@ def render_reports(
     range_: str | None = None,
     warn: Callable[[str], None] | None = None,
     mapping: str | os.PathLike[str] | None = None,
+    engine: str | None = None,
 ) -> RunSummary:
     """Execute and export every notebook for every period.
 
@@ -224,6 +228,10 @@ def render_reports(
         The data's own tables and columns mapped onto the contract (a file, or a
         ready-made mapping's name; see :mod:`kpitools.sources.mapping`); default: the
         data folder's ``kpitools.toml``, if any.
+    engine : str, optional
+        ``"duckdb"`` or ``"spark"`` for the runner and every kernel (a Spark master and
+        settings from ``KPITOOLS_SPARK_MASTER`` and ``KPITOOLS_SPARK_CONF``, see
+        :mod:`kpitools.sources.spark`); default: ``KPITOOLS_ENGINE``, else DuckDB.
 
     Returns
     -------
@@ -244,7 +252,8 @@ def render_reports(
     # data is copied and checked
     asked = [w for w in ",".join(map(str, periods or [])).split(",") if w.strip()]
     size = min(jobs, len(notebooks) * (len(asked) if asked and not range_ else jobs))
-    restore = run_environment(data_dir, stage)  # a database's URL reaches the kernels this way
+    # a database's URL, and the engine, reach the kernels this way
+    restore = run_environment(data_dir, stage, engine_name(engine) if engine is not None else None)
     pool = None
     try:
         pool = worker_pool(size, warm=(str(notebooks[0].parent), import_code(notebooks))) if notebooks else None

@@ -21,6 +21,7 @@ from ..sources.data import Dataset, load
 from ..sources.database import RUN_SHARED, RUN_URL, is_url, shown_url, without_password
 from ..sources.mapping import find_mapping, read_mapping, source_file
 from ..sources.shared import SHARED_FOLDER, share_results
+from ..sources.spark import ENGINE_ENV, is_catalog
 from .publish import snapshot
 
 __all__ = ["RunSource", "run_environment", "open_for_run"]
@@ -42,13 +43,16 @@ class RunSource:
     fingerprint: str
 
 
-def run_environment(data_dir: str | os.PathLike[str], stage: Path) -> Callable[[], None]:
-    """For a database, set the environment the run's workers and kernels inherit (its URL
-    and the run's shared folder) and return what puts it back; for a folder, nothing.
-    Called before the workers start."""
-    if not is_url(data_dir):
+def run_environment(data_dir: str | os.PathLike[str], stage: Path, engine: str | None = None) -> Callable[[], None]:
+    """For a database (or a Spark catalog's), set the environment the run's workers and
+    kernels inherit (its URL and the run's shared folder), and for ``engine`` its name
+    (:data:`~kpitools.sources.spark.ENGINE_ENV`); return what puts it back. Called
+    before the workers start."""
+    wanted = {ENGINE_ENV: engine} if engine else {}
+    if is_url(data_dir) or is_catalog(data_dir):
+        wanted.update({RUN_URL: str(data_dir), RUN_SHARED: str(stage / "data" / SHARED_FOLDER)})
+    if not wanted:
         return lambda: None
-    wanted = {RUN_URL: str(data_dir), RUN_SHARED: str(stage / "data" / SHARED_FOLDER)}
     before = {k: os.environ.get(k) for k in wanted}
     os.environ.update(wanted)
 
@@ -67,17 +71,18 @@ def open_for_run(data_dir: str | os.PathLike[str], stage: Path,
     the run's shared folder), and say how the run names it. A folder's snapshot holds its
     mapping file and the files the mapping names (the notebooks get ``mapping`` as a
     parameter when it is given)."""
-    if is_url(data_dir):
+    if is_url(data_dir) or is_catalog(data_dir):  # read where it is, never copied
         url = str(data_dir)
         (stage / "data").mkdir(parents=True)
         shared = share_results(stage / "data")
         data = load(url, mapping=mapping)
         shared.mark_checked(data.files)
         data.shared = shared
-        digest = hashlib.sha256(repr((shown_url(url), sorted(data.row_counts().items()),
+        shown = shown_url(url) if is_url(url) else url
+        digest = hashlib.sha256(repr((shown, sorted(data.row_counts().items()),
                                       data.time_bounds.to_csv(index=False))).encode())
-        safe = without_password(url)
-        return data, RunSource(safe, safe, shown_url(url), digest.hexdigest()[:16])
+        safe = without_password(url) if is_url(url) else url
+        return data, RunSource(safe, safe, shown, digest.hexdigest()[:16])
     source = Path(data_dir).resolve()
     own = find_mapping(source)
     extra: list[Path] = []

@@ -20,7 +20,7 @@ import pandas as pd
 from ..engine import UTC, engine_errors, run, table
 from ..errors import DataError, MissingTableError
 from ..periods import Period, latest_complete
-from . import database
+from . import database, spark
 from .database import TableRef, is_url, shown_url
 from .files import (
     DATABASE_SUFFIXES,
@@ -94,6 +94,8 @@ class Dataset:
     url: str | None = field(default=None, repr=False, compare=False)
     # the mapping that made the tables from the data's own (None: named as the contract's)
     mapping: Mapping | None = field(default=None, repr=False, compare=False)
+    # the engine that runs the queries: "duckdb" (embedded, or the database's own) or "spark"
+    engine: str = field(default="duckdb", repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._opened = {n: id(t) for n, t in self.tables.items()}
@@ -146,7 +148,7 @@ class Dataset:
 
     def __reduce__(self):
         # an engine's tables do not travel between processes: the copy opens the source again
-        return (_reopen, (self.url or self.directory, list(self.tables), self.category_limit))
+        return (_reopen, (self.url or self.directory, list(self.tables), self.category_limit, self.engine))
 
     def __repr__(self) -> str:
         start, end = self.date_range
@@ -179,7 +181,7 @@ class Dataset:
         if all(tables[k] is self.tables[k] for k in tables):
             return self
         return Dataset(directory=self.directory, tables=tables, files=self.files, category_limit=n,
-                       shared=self.shared, url=self.url, mapping=self.mapping)
+                       shared=self.shared, url=self.url, mapping=self.mapping, engine=self.engine)
 
     def has(self, *names: str) -> bool:
         """Whether every named table is present."""
@@ -245,13 +247,13 @@ class Dataset:
         return latest_complete(self.date_range[1], kind)
 
 
-def _reopen(directory: Path | str, names: list[str], limit: int | None) -> Dataset:
-    data = load(directory, tables=names)
+def _reopen(directory: Path | str, names: list[str], limit: int | None, engine: str = "duckdb") -> Dataset:
+    data = load(directory, tables=names, engine=engine)
     return data.limit_categories(limit) if limit else data
 
 
 def load(source: str | os.PathLike[str], *, tables: Iterable[str] | None = None, check: bool = True,
-         mapping: str | os.PathLike[str] | None = None) -> Dataset:
+         mapping: str | os.PathLike[str] | None = None, engine: object = None) -> Dataset:
     """Open and validate every contract table found in a data directory.
 
     Parameters
@@ -261,6 +263,8 @@ def load(source: str | os.PathLike[str], *, tables: Iterable[str] | None = None,
         file (``.duckdb``) whose tables are named as the contract's, or a database URL
         in Ibis's form (``postgresql://user@host:5432/db?schema=analytics``): its
         tables are read where they are, and every query runs in that database.
+        With the Spark engine, ``spark:<database>`` names a database of the Spark
+        catalog (``spark:main.analytics``: a catalog and its schema).
     tables : iterable of str, optional
         Open only these tables (default: all found).
     mapping : path-like or str, optional
@@ -272,6 +276,12 @@ def load(source: str | os.PathLike[str], *, tables: Iterable[str] | None = None,
         Check every rule of the data contract (default). False skips the rules for
         data known to keep them (checked upstream, or a moment ago): the tables are
         typed the same way, but a broken value then gives wrong numbers, not an error.
+    engine : str or SparkSession, optional
+        What runs the queries of a data folder or catalog: ``"duckdb"`` (embedded, the
+        default), ``"spark"`` (a session started as :func:`kpitools.sources.spark.session`
+        says) or a SparkSession of the caller's (a cluster's, Databricks', Spark
+        Connect's). Default: ``KPITOOLS_ENGINE``, else DuckDB; ``spark:`` sources
+        always run on Spark. A database URL's queries run in that database.
 
     Returns
     -------
@@ -287,11 +297,11 @@ def load(source: str | os.PathLike[str], *, tables: Iterable[str] | None = None,
         contract: every problem together, each naming file, column and rows.
     """
     names = list(tables) if tables is not None else list(TABLES)
-    if mapping is None and not is_url(source):
-        mapping = find_mapping(Path(source))
-    plan = read_mapping(mapping) if mapping is not None else None
     if is_url(source):
-        return _load(database.with_secret(str(source)), names, check, plan)
+        return _load(database.with_secret(str(source)), names, check, _plan(mapping, None))
+    if spark.is_catalog(source) or spark.engine_name(engine) == "spark":
+        return _load_spark(source, names, check, _plan(mapping, source), engine)
+    plan = _plan(mapping, source)
     directory = Path(source)
     if plan is not None:
         return _load(directory, names, check, plan)
@@ -308,6 +318,32 @@ def load(source: str | os.PathLike[str], *, tables: Iterable[str] | None = None,
         return Dataset(directory=data.directory, tables=dict(data.tables), files=dict(data.files),
                        shared=data.shared)
     return data
+
+
+def _plan(mapping: str | os.PathLike[str] | None, source: object) -> Mapping | None:
+    """The mapping asked for, else a data folder's own, else None."""
+    if mapping is None and source is not None and not spark.is_catalog(source):
+        mapping = find_mapping(Path(source))
+    return read_mapping(mapping) if mapping is not None else None
+
+
+def _load_spark(source: str | os.PathLike[str], names: list[str], check: bool, plan: Mapping | None,
+                engine: object) -> Dataset:
+    """A data folder's files, or a catalog database's tables, on Spark."""
+    shown = str(source)
+    if plan is not None:
+        raise DataError(f"{shown}: the Spark engine reads tables named as the data contract's; a mapping "
+                        f"({plan.name}) is read on DuckDB or a database (on Spark, make the mapping a view "
+                        "in the catalog)", file=shown)
+    con = spark.backend(None if isinstance(engine, str) else engine)
+    if spark.is_catalog(source):
+        return _load(str(source), names, check, None, con=con)
+    directory = Path(source)
+    if not directory.is_dir():
+        what = "a DuckDB file is read on DuckDB" if directory.is_file() else "no such data directory"
+        raise DataError(f"{shown_path(directory)}: {what} (the Spark engine reads a folder of Parquet or CSV "
+                        "files, or spark:<database>)", file=str(directory))
+    return _load(directory, names, check, None, con=con)
 
 
 # the data sources opened in this process, by path, tables asked for, check and the files'
@@ -332,11 +368,17 @@ def _opened_key(directory: Path, names: list[str], check: bool) -> tuple | None:
     return (str(directory.resolve()), tuple(names), check, stamps, marked)
 
 
-def _load(directory: Path | str, names: list[str], check: bool, plan: Mapping | None = None) -> Dataset:
+def _load(directory: Path | str, names: list[str], check: bool, plan: Mapping | None = None, *,
+          con: object = None) -> Dataset:
     """Open (a folder's files, a DuckDB file's or a database's tables, mapped or named as
-    the contract's), check, type."""
+    the contract's; with ``con``, Spark's backend, a folder's files or a catalog's tables
+    on Spark), check, type."""
     url = directory if isinstance(directory, str) else None
-    if url is not None:
+    engine = "spark" if con is not None else "duckdb"
+    if con is not None:
+        opened, files, errors = (spark.open_catalog(con, url, names) if url is not None
+                                 else spark.open_folder(con, directory, names))
+    elif url is not None:
         opened, files, errors = database.open_tables(url, names, plan)
     elif directory.is_file() and directory.suffix in DATABASE_SUFFIXES:
         opened, files, errors = open_duckdb_file(directory, names, plan)
@@ -347,6 +389,8 @@ def _load(directory: Path | str, names: list[str], check: bool, plan: Mapping | 
     if plan is not None and plan.error() is not None:
         errors.insert(0, plan.error())
     if not files and not errors:
+        if con is not None and url is not None:
+            raise spark.no_catalog_tables(url, names)
         raise database.no_tables(url, names) if url is not None else no_tables(directory, names)
     if url is None:
         folder: Path | None = (directory if directory.is_dir() else directory.parent) / SHARED_FOLDER
@@ -376,14 +420,17 @@ def _load(directory: Path | str, names: list[str], check: bool, plan: Mapping | 
     for name in names:
         if name in checked:
             clean = checked[name].clean
-            if files[name].suffix == ".csv":  # the text once in the contract's types
+            if files[name].suffix == ".csv" and con is not None:
+                clean = spark.cached(clean)
+            elif files[name].suffix == ".csv":  # the text once in the contract's types
                 clean = materialise(clean)
                 if plan is None or name not in plan.tables:  # a mapped table is a view of its file
                     release(opened[name][0])
             out[name] = clean
     if url is not None:
-        return Dataset(directory=shown_url(url), tables=out, files=files, url=url, shared=shared, mapping=plan)
-    return Dataset(directory=directory, tables=out, files=files, shared=shared, mapping=plan)
+        shown = url if con is not None else shown_url(url)
+        return Dataset(directory=shown, tables=out, files=files, url=url, shared=shared, mapping=plan, engine=engine)
+    return Dataset(directory=directory, tables=out, files=files, shared=shared, mapping=plan, engine=engine)
 
 
 def _references(typed: dict[str, ir.Table], sources: dict[str, Source]) -> list[DataError]:
