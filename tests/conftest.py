@@ -24,27 +24,13 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 ROOT = Path(__file__).resolve().parent.parent
 
 
-# the tests that share one Spark session: one xdist worker runs them all, first (they are
-# the longest unit of work), while the others share out the rest. pytest-xdist's own
-# grouping (--dist loadgroup, xdist_group) does not group them with pytest 9 (checked:
-# a group's tests ran on both workers).
-ONE_WORKER = "tests/test_spark.py"
+# the test that runs Spark (a minute and a half on one worker) starts first, so that the
+# other worker shares out the rest meanwhile rather than wait for it at the end
+FIRST = "tests/test_spark.py::test_on_spark"
 
 
 def pytest_collection_modifyitems(config, items):
-    items.sort(key=lambda item: not item.nodeid.startswith(ONE_WORKER))  # stable: the rest keep their order
-
-
-def pytest_xdist_make_scheduler(config, log):
-    from xdist.scheduler import LoadScopeScheduling
-
-    class OneWorkerForSpark(LoadScopeScheduling):
-        """As ``--dist load`` (each test its own unit), but the Spark tests one unit."""
-
-        def _split_scope(self, nodeid: str) -> str:
-            return ONE_WORKER if nodeid.startswith(ONE_WORKER) else nodeid
-
-    return OneWorkerForSpark(config, log)
+    items.sort(key=lambda item: item.nodeid != FIRST)  # stable: the rest keep their order
 
 
 @pytest.fixture(autouse=True)

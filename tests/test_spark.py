@@ -2,8 +2,10 @@
 machine's Java 17): the same KPIs and report tables as DuckDB, value for value, and one
 clear line for each fault.
 
-One xdist worker runs every test here (tests/conftest.py), so the run starts one Spark
-session (one JVM), shared by these tests.
+Everything that needs Spark is one test, ``test_on_spark``, of subtests: one xdist worker
+runs it (first: tests/conftest.py), so the run starts one Spark session (one JVM). The JVM
+compiles with its quick compiler only (C1) and a serial collector: for a run of a minute
+that is a third less CPU than its defaults, which matters on the two cores of a CI run.
 
 A whole ``kpitools report --engine spark`` is not run here: it takes over two minutes on two
 cores (a second JVM in the notebook's kernel, the runner's batch of fourteen months' KPIs on
@@ -37,19 +39,30 @@ SAMPLE = ROOT / "data" / "sample"
 PERIODS = ["2026-09", "2026-Q3", "2026-W36"]
 
 
-@pytest.fixture(scope="session")
-def session(tmp_path_factory):
+TEST_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+
+
+def test_on_spark(subtests, tmp_path_factory, tiny_dir, capsys):
     """The run's Spark session: local[2]; small tables joined by broadcast (the sample is
-    small); the catalog's tables in a temporary folder."""
-    return spark.session("local[2]", {"spark.sql.autoBroadcastJoinThreshold": "200MB",
-                                      "spark.sql.warehouse.dir": str(tmp_path_factory.mktemp("warehouse"))})
-
-
-@pytest.fixture(scope="session")
-def on_spark(session):
-    """The sample on Spark, unchecked (checking the contract on Spark is tested on small
-    folders below; on the sample it takes a quarter of a minute)."""
-    return kpitools.load(SAMPLE, engine=session, check=False)
+    small); the catalog's tables in a temporary folder. The sample is read unchecked
+    (checking the contract on Spark is a subtest on small folders; on the sample it takes a
+    quarter of a minute)."""
+    session = spark.session("local[2]", {"spark.sql.autoBroadcastJoinThreshold": "200MB",
+                                         "spark.driver.extraJavaOptions": TEST_JVM,
+                                         "spark.sql.warehouse.dir": str(tmp_path_factory.mktemp("warehouse"))})
+    on_spark = kpitools.load(SAMPLE, engine=session, check=False)
+    checks = [
+        (the_session_runs_in_utc_with_ansi_sql, (session, on_spark)),
+        (kpis_on_spark_equal_duckdbs, (on_spark,)),
+        (report_tables_on_spark_equal_duckdbs, (on_spark, tmp_path_factory.mktemp("tables"))),
+        (a_csv_folder_on_spark_is_checked_and_named_by_values, (session, tmp_path_factory.mktemp("csv"))),
+        (a_good_csv_folder_on_spark_equals_duckdb, (session, tiny_dir)),
+        (catalog_tables_on_spark, (session,)),
+        (the_command_line_on_spark, (tiny_dir, capsys)),
+    ]
+    for check, args in checks:
+        with subtests.test(check.__name__):
+            check(*args)
 
 
 def assert_same(got: dict, want: dict) -> None:
@@ -61,7 +74,7 @@ def assert_same(got: dict, want: dict) -> None:
     assert not differ, differ
 
 
-def test_the_session_runs_in_utc_with_ansi_sql(session, on_spark):
+def the_session_runs_in_utc_with_ansi_sql(session, on_spark):
     assert on_spark.engine == "spark"
     assert session.conf.get("spark.sql.session.timeZone") == "UTC"
     assert session.conf.get("spark.sql.ansi.enabled") == "true"
@@ -69,7 +82,7 @@ def test_the_session_runs_in_utc_with_ansi_sql(session, on_spark):
     assert on_spark.events._find_backend().name == "pyspark"
 
 
-def test_kpis_on_spark_equal_duckdbs(on_spark):
+def kpis_on_spark_equal_duckdbs(on_spark):
     """A month, a quarter and an ISO week in one batch, every key, against the golden values,
     which are DuckDB's (tests/test_golden.py holds DuckDB to them in the same run)."""
     got = kpis_for(on_spark, PERIODS)
@@ -83,7 +96,7 @@ def test_kpis_on_spark_equal_duckdbs(on_spark):
     assert on_spark.date_range == on_duckdb.date_range
 
 
-def test_report_tables_on_spark_equal_duckdbs(on_spark, tmp_path):
+def report_tables_on_spark_equal_duckdbs(on_spark, tmp_path):
     """Every CSV table of a report (the golden ones are DuckDB's: tests/test_golden.py)."""
     write_results(on_spark, Period.parse(CSV_PERIOD), tmp_path)
     assert_golden_tables(tmp_path)
@@ -101,7 +114,7 @@ def test_a_report_run_hands_the_engine_to_its_kernels(tmp_path, monkeypatch):
     assert spark.ENGINE_ENV not in os.environ and spark.engine_name() == "duckdb"
 
 
-def test_a_csv_folder_on_spark_is_checked_and_named_by_values(session, tmp_path):
+def a_csv_folder_on_spark_is_checked_and_named_by_values(session, tmp_path):
     write_csv(tmp_path, "accounts", """
         account_id,signup_at,channel,segment
         A1,2024-01-03T10:00:00Z,organic,smb
@@ -121,7 +134,7 @@ def test_a_csv_folder_on_spark_is_checked_and_named_by_values(session, tmp_path)
     assert "line " not in message
 
 
-def test_a_good_csv_folder_on_spark_equals_duckdb(session, tiny_dir):
+def a_good_csv_folder_on_spark_equals_duckdb(session, tiny_dir):
     keys = ["mrr", "customers", "new_mrr", "churned_mrr"]
     got = kpis_for(kpitools.load(tiny_dir, engine=session), ["2024-01", "2024-02", "2024-03"], keys=keys)
     want = kpis_for(kpitools.load(tiny_dir), ["2024-01", "2024-02", "2024-03"], keys=keys)
@@ -132,7 +145,7 @@ def test_a_good_csv_folder_on_spark_equals_duckdb(session, tiny_dir):
     assert got["2024-03"]["mrr"] == 1150.0
 
 
-def test_catalog_tables_on_spark(session):
+def catalog_tables_on_spark(session):
     session.sql("CREATE DATABASE IF NOT EXISTS kpitools_test")
     for name in ("accounts", "subscriptions"):
         session.read.parquet((SAMPLE / f"{name}.parquet").as_uri()).createOrReplaceTempView(f"src_{name}")
@@ -147,9 +160,10 @@ def test_catalog_tables_on_spark(session):
         kpitools.load("spark:kpitools_none", engine=session)
 
 
-def test_the_command_line_on_spark(session, tiny_dir, capsys):
+def the_command_line_on_spark(tiny_dir, capsys):
     """`kpitools kpis --engine spark` (the run's session is reused: one per process); the
     engine's environment is put back afterwards."""
+    capsys.readouterr()  # what earlier checks printed
     code = main(["kpis", "--data", str(tiny_dir), "--period", "2024-02", "--keys", "mrr,customers",
                  "--engine", "spark", "--spark-master", "local[2]"])
     assert code == 0

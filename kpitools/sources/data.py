@@ -330,20 +330,8 @@ def _plan(mapping: str | os.PathLike[str] | None, source: object) -> Mapping | N
 def _load_spark(source: str | os.PathLike[str], names: list[str], check: bool, plan: Mapping | None,
                 engine: object) -> Dataset:
     """A data folder's files, or a catalog database's tables, on Spark."""
-    shown = str(source)
-    if plan is not None:
-        raise DataError(f"{shown}: the Spark engine reads tables named as the data contract's; a mapping "
-                        f"({plan.name}) is read on DuckDB or a database (on Spark, make the mapping a view "
-                        "in the catalog)", file=shown)
-    con = spark.backend(None if isinstance(engine, str) else engine)
-    if spark.is_catalog(source):
-        return _load(str(source), names, check, None, con=con)
-    directory = Path(source)
-    if not directory.is_dir():
-        what = "a DuckDB file is read on DuckDB" if directory.is_file() else "no such data directory"
-        raise DataError(f"{shown_path(directory)}: {what} (the Spark engine reads a folder of Parquet or CSV "
-                        "files, or spark:<database>)", file=str(directory))
-    return _load(directory, names, check, None, con=con)
+    con, where = spark.connect_source(source, plan, engine)
+    return _load(where, names, check, None, con=con)
 
 
 # the data sources opened in this process, by path, tables asked for, check and the files'

@@ -38,7 +38,7 @@ import ibis.expr.types as ir
 from ..errors import EngineError
 
 __all__ = ["CATALOG", "ENGINE_ENV", "MASTER_ENV", "CONF_ENV", "DEFAULT_MASTER", "is_catalog", "engine_name",
-           "session", "backend", "parse_conf", "spark_environment", "open_folder", "open_catalog",
+           "session", "backend", "connect_source", "parse_conf", "spark_environment", "open_folder", "open_catalog",
            "no_catalog_tables", "spark_errors", "cancel_jobs"]
 
 # a source of this form is a database of the Spark session's catalog
@@ -238,6 +238,28 @@ def cancel_jobs() -> None:
     context = SparkContext._active_spark_context
     if context is not None:
         context.cancelAllJobs()
+
+
+def connect_source(source: str | os.PathLike[str], plan: object, engine: object) -> tuple[ibis.BaseBackend,
+                                                                                           Path | str]:
+    """Spark's backend for ``engine`` and what it reads: a data folder (its path) or a
+    catalog database (``spark:<database>``); one line for what Spark cannot read."""
+    from ..errors import DataError
+    from .files import shown_path
+
+    shown = str(source)
+    if plan is not None:
+        raise DataError(f"{shown}: the Spark engine reads tables named as the data contract's; a mapping "
+                        f"({plan.name}) is read on DuckDB or a database (on Spark, make the mapping a view "
+                        "in the catalog)", file=shown)
+    if not is_catalog(source):
+        directory = Path(source)
+        if not directory.is_dir():
+            what = "a DuckDB file is read on DuckDB" if directory.is_file() else "no such data directory"
+            raise DataError(f"{shown_path(directory)}: {what} (the Spark engine reads a folder of Parquet or CSV "
+                            "files, or spark:<database>)", file=str(directory))
+    con = backend(None if isinstance(engine, str) else engine)
+    return con, (shown if is_catalog(source) else Path(source))
 
 
 def _first_line(exc: BaseException) -> str:
