@@ -237,7 +237,8 @@ def main() -> int:
         target_shown = f"{target}" if ratio == ratio else "—"
         lines.append(f"| {ev} | {family} | {kt_s:.2f} | {db_shown} | {shown} | {target_shown} | {met} | {mem} "
                      f"| {db_mb} | {same} |")
-    lines += ["", *extra]
+    lines += ["", *extra, "", "kpitools on Spark: [`RESULTS-spark.md`](RESULTS-spark.md) "
+              "(`python benchmarks/spark.py`, which `make bench` runs next)."]
     Path(args.results).write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {args.results}")
     return 0 if all(r[-1].startswith("yes") or r[-1] == "—" for r in rows) else 1

@@ -1,6 +1,6 @@
 """kpitools on Spark against kpitools on DuckDB and hand-written DuckDB, same data, same run.
 
-    python benchmarks/spark.py [--scales 10,24] [--master local[2]] [--repeat 1]
+    python benchmarks/spark.py [--scales 10,24] [--plan-scale 1] [--master local[2]] [--repeat 1]
 
 For each scale of the sample company (generated into ``benchmarks/data/`` by ``run.py``,
 or here when missing), whole cold processes, alternating:
@@ -11,7 +11,7 @@ or here when missing), whole cold processes, alternating:
   computing those keys by hand (``duck_engagement.py``), the baseline of ``run.py``.
 
 The two engines' outputs are compared key by key (relative tolerance 1e-9). Then, once, on
-the smallest scale: every metric family of ``kpis`` run on Spark by itself, and the physical
+``--plan-scale`` (default: the sample): every metric family of ``kpis`` run on Spark by itself, and the physical
 plan of each of its queries as Spark ran it (adaptive execution's final plan): which stages
 exchange rows between tasks (a shuffle, and by what key), which gather everything into one
 task, and which broadcast a small side. Written to ``benchmarks/RESULTS-spark.md``.
@@ -162,6 +162,7 @@ def summarise(plans: list[tuple[str, str]]) -> dict[str, dict]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", default="10,24")
+    parser.add_argument("--plan-scale", type=float, default=1.0)
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--data", default=str(HERE / "data"))
@@ -173,16 +174,19 @@ def main() -> int:
     import kpitools
     from kpitools.sample import generate, write
 
-    rows, first = [], None
-    for scale in [float(s) for s in args.scales.split(",")]:
+    def scale_data(scale: float) -> tuple[Path, str, int]:
         data_dir = Path(args.data) / f"scale-{scale:g}"
         if not (data_dir / "events.parquet").exists():
             write(generate(scale=scale), data_dir)
         events = pq.ParquetFile(data_dir / "events.parquet").metadata.num_rows
-        period = str(kpitools.load(data_dir, tables=["spend"]).latest_complete("M"))
-        first = first or (data_dir, period, events)
+        return data_dir, str(kpitools.load(data_dir, tables=["spend"]).latest_complete("M")), events
+
+    rows = []
+    for scale in [float(s) for s in args.scales.split(",")]:
+        data_dir, period, events = scale_data(scale)
         print(f"{events:,} events, {period}", flush=True)
         rows.append((events, period, cold(data_dir, period, args.master, args.repeat)))
+    first = scale_data(args.plan_scale)
 
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
