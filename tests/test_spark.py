@@ -178,6 +178,10 @@ def test_without_pyspark_one_line_names_the_extra(monkeypatch):
 
 
 def test_without_java_one_line_says_java_17(monkeypatch, tmp_path):
+    from pyspark import SparkContext
+
+    # as in a process whose JVM is still to start (this worker may have run test_on_spark)
+    monkeypatch.setattr(SparkContext, "_active_spark_context", None)
     monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-java"))
     with pytest.raises(EngineError, match=r"needs Java 17 or later, and no java was found"):
         spark.session("local[1]")

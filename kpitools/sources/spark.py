@@ -157,7 +157,10 @@ def session(master: str | None = None, conf: Mapping[str, str] | None = None):
     master = master or os.environ.get(MASTER_ENV) or DEFAULT_MASTER
     if conf is None:
         conf = parse_conf(line for line in os.environ.get(CONF_ENV, "").splitlines() if line.strip())
-    _java()
+    from pyspark import SparkContext
+
+    if SparkContext._active_spark_context is None:  # the JVM is still to start
+        _java()
     settings = {**STARTED_CONF, **_local_conf(master), **dict(conf), **SESSION_CONF}
     builder = spark_session.builder.master(master).appName("kpitools")
     options = f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}"
