@@ -163,7 +163,8 @@ class Dataset:
             if not parts:
                 return {}
             frame = run(ibis.union(*parts) if len(parts) > 1 else parts[0])
-            return {r.table: int(r.rows) for r in frame.itertuples()}
+            counts = {r.table: int(r.rows) for r in frame.itertuples()}
+            return {n: counts[n] for n in self.tables}  # in the tables' order (Spark unions in any)
         return self.shared_value("row_counts", compute, categories=False)
 
     def limit_categories(self, n: int = 12) -> Dataset:
