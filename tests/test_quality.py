@@ -54,6 +54,20 @@ def test_unknown_accounts(tmp_path):
     assert checks.loc[("accounts", "duplicate id"), "rows"] == 0
 
 
+def test_examples_are_the_first_three_ids_in_order():
+    """Worked by hand: five offending rows of four ids; the examples are the three smallest,
+    in order, joined by ", " (written without an ordered aggregate, which Spark lacks)."""
+    import ibis
+
+    from kpitools.engine import run
+
+    ids = ibis.memtable({"id": ["E5", "E2", "E9", "E2", "E7"]})
+    row = run(quality._offenders("events", "account_id", "unknown account", ids)).iloc[0]
+    assert (row["rows"], row["distinct"], row["examples"]) == (5, 4, "E2, E5, E7")
+    two = run(quality._offenders("events", "account_id", "unknown account", ibis.memtable({"id": ["B", "A"]})))
+    assert two["examples"].iloc[0] == "A, B"
+
+
 def test_late_rows(tmp_path):
     late = quality.late_rows(_data(tmp_path), now=pd.Timestamp("2025-01-01", tz="UTC"))
     late = late.set_index("table")
