@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -144,7 +143,7 @@ def _engine_environment(args: argparse.Namespace) -> Iterator[None]:
     """While the command runs, the engine asked for is where every part of the run finds it
     (this process, and a report's workers and kernels): the environment kpitools.load reads.
     Put back afterwards (``main`` may be called again in the same process)."""
-    from .sources.spark import ENGINE_ENV, engine_name, parse_conf, spark_environment
+    from .sources.spark import ENGINE_ENV, engine_name, parse_conf, set_environment, spark_environment
 
     wanted: dict[str, str] = {}
     if hasattr(args, "engine"):
@@ -154,16 +153,11 @@ def _engine_environment(args: argparse.Namespace) -> Iterator[None]:
             args.engine = engine_name(args.engine)
             wanted = (spark_environment(args.spark_master, parse_conf(args.spark_conf)) if args.engine == "spark"
                       else {ENGINE_ENV: args.engine})
-    before = {k: os.environ.get(k) for k in wanted}
-    os.environ.update(wanted)
+    restore = set_environment(wanted)
     try:
         yield
     finally:
-        for k, v in before.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        restore()
 
 
 MAPPING_HELP = ("the source's own tables and columns mapped onto the contract: a TOML file, or a ready-made "

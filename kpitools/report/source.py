@@ -21,7 +21,7 @@ from ..sources.data import Dataset, load
 from ..sources.database import RUN_SHARED, RUN_URL, is_url, shown_url, without_password
 from ..sources.mapping import find_mapping, read_mapping, source_file
 from ..sources.shared import SHARED_FOLDER, share_results
-from ..sources.spark import ENGINE_ENV, is_catalog
+from ..sources.spark import ENGINE_ENV, is_catalog, set_environment
 from .publish import snapshot
 
 __all__ = ["RunSource", "run_environment", "open_for_run"]
@@ -51,18 +51,7 @@ def run_environment(data_dir: str | os.PathLike[str], stage: Path, engine: str |
     wanted = {ENGINE_ENV: engine} if engine else {}
     if is_url(data_dir) or is_catalog(data_dir):
         wanted.update({RUN_URL: str(data_dir), RUN_SHARED: str(stage / "data" / SHARED_FOLDER)})
-    if not wanted:
-        return lambda: None
-    before = {k: os.environ.get(k) for k in wanted}
-    os.environ.update(wanted)
-
-    def restore() -> None:
-        for k, v in before.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    return restore
+    return set_environment(wanted)
 
 
 def open_for_run(data_dir: str | os.PathLike[str], stage: Path,

@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 import ibis
@@ -38,8 +38,8 @@ import ibis.expr.types as ir
 from ..errors import EngineError
 
 __all__ = ["CATALOG", "ENGINE_ENV", "MASTER_ENV", "CONF_ENV", "DEFAULT_MASTER", "is_catalog", "engine_name",
-           "session", "backend", "connect_source", "parse_conf", "spark_environment", "open_folder", "open_catalog",
-           "no_catalog_tables", "spark_errors", "cancel_jobs"]
+           "session", "backend", "connect_source", "parse_conf", "set_environment", "spark_environment",
+           "open_folder", "open_catalog", "no_catalog_tables", "spark_errors", "cancel_jobs"]
 
 # a source of this form is a database of the Spark session's catalog
 CATALOG = "spark:"
@@ -99,6 +99,21 @@ def spark_environment(master: str | None, conf: Mapping[str, str]) -> dict[str, 
     if conf:
         env[CONF_ENV] = "\n".join(f"{k}={v}" for k, v in conf.items())
     return env
+
+
+def set_environment(wanted: Mapping[str, str]) -> Callable[[], None]:
+    """Set these environment variables (which a report's workers and kernels inherit) and
+    return what puts the environment back as it was."""
+    before = {k: os.environ.get(k) for k in wanted}
+    os.environ.update(wanted)
+
+    def restore() -> None:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return restore
 
 
 def _java() -> tuple[str, int]:
@@ -261,8 +276,7 @@ def connect_source(source: str | os.PathLike[str], plan: object, engine: object)
             what = "a DuckDB file is read on DuckDB" if directory.is_file() else "no such data directory"
             raise DataError(f"{shown_path(directory)}: {what} (the Spark engine reads a folder of Parquet or CSV "
                             "files, or spark:<database>)", file=str(directory))
-    con = backend(None if isinstance(engine, str) else engine)
-    return con, (shown if is_catalog(source) else Path(source))
+    return backend(engine), (shown if is_catalog(source) else Path(source))
 
 
 def _first_line(exc: BaseException) -> str:
