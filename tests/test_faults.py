@@ -271,36 +271,32 @@ def test_results_keep_the_report_order_whatever_finishes_first(small_dir, tmp_pa
     assert list(manifest) == ["zeta", "alpha"]
 
 
-def test_a_kernel_whose_port_is_taken_at_start_is_started_again(tmp_path, monkeypatch):
-    """jupyter_client picks free ports before the kernel binds them; when another process
-    takes one in between, the kernel dies at start. The worker starts another on new ports."""
-    import socket
-
-    import jupyter_client.manager as manager
+def test_a_kernel_that_dies_at_start_is_started_again(tmp_path, monkeypatch):
+    """Kernels listen on Unix sockets in a private folder each (no TCP port another process
+    could take between picking and binding it); a kernel that cannot listen dies at start,
+    and the worker starts another. Discarding a kernel removes its folder."""
+    import shutil
 
     from kpitools.report import kernels
 
-    taken = socket.socket()
-    taken.bind(("127.0.0.1", 0))
-    taken.listen()
-    port = taken.getsockname()[1]
-    real = manager.KernelManager
+    real = kernels.kernel_manager
     made: list = []
 
-    class FirstOnATakenPort(real):
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
-            if not made:
-                self.cache_ports = False  # else the provisioner picks every port anew
-                self.shell_port = port
-            made.append(self)
+    def first_cannot_listen(**kwargs):
+        km = real(**kwargs)
+        if not made:
+            shutil.rmtree(Path(km.ip).parent)  # no folder for its sockets: the kernel dies
+        made.append(km)
+        return km
 
-    monkeypatch.setattr(manager, "KernelManager", FirstOnATakenPort)
+    monkeypatch.setattr(kernels, "kernel_manager", first_cannot_listen)
     try:
         km = kernels.worker_kernel(str(tmp_path))
-        assert len(made) == 2 and made[0].shell_port == port
-        assert not made[0].is_alive() and km is made[1] and km.is_alive()
+        assert len(made) == 2 and not made[0].is_alive() and km is made[1] and km.is_alive()
+        assert km.transport == "ipc"
+        folder = Path(km.ip).parent
+        assert (folder.stat().st_mode & 0o777) == 0o700 and any(p.is_socket() for p in folder.iterdir())
         assert kernels._ready(km)
     finally:
         kernels.discard_kernel()
-        taken.close()
+    assert not folder.exists()

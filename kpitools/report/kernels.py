@@ -8,6 +8,12 @@ notebook sees nothing of the one before it but imported modules, the engine and 
 kpitools keeps of a data snapshot it opened. A kernel that died, timed out or cannot be
 reset is replaced by a fresh one. The kernel dies with its worker (see
 :mod:`kpitools.report.workers`), and is shut down when the worker exits.
+
+On POSIX systems a kernel talks to its worker over Unix sockets in a folder of its own
+(:func:`kernel_manager`), not over TCP ports: jupyter_client picks free ports, then the
+kernel binds them, and a kernel another process starts at the same moment can take one
+in between; the kernel then dies at start, or the client's heartbeat reaches the other
+kernel and waits a minute for an answer that never comes.
 """
 
 from __future__ import annotations
@@ -15,22 +21,52 @@ from __future__ import annotations
 import ast
 import atexit
 import contextlib
+import os
+import shutil
+import tempfile
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["worker_kernel", "discard_kernel", "warm_kernel", "import_code"]
+__all__ = ["worker_kernel", "discard_kernel", "warm_kernel", "import_code", "kernel_manager"]
 
 _KERNEL: dict = {}
 _RESET = ("get_ipython().run_line_magic('reset', '-f')\n"
           "import matplotlib.pyplot as _plt\n_plt.close('all')\ndel _plt\n")
 START_TIMEOUT_S = 60
 START_ATTEMPTS = 3
+# a Unix socket's path has room for about 100 bytes (104 on macOS, 108 on Linux)
+_SOCKET_PATH_MAX = 96
+_SOCKET_FOLDER = "kpitools-kernel-"
+
+
+def kernel_manager(**kwargs):
+    """A ``jupyter_client`` KernelManager whose kernel listens on Unix sockets in a new
+    private folder under the temporary directory (POSIX); on Windows, or where that path
+    would be too long for a socket, on TCP ports as usual. The folder is removed when the
+    process exits; :func:`discard_kernel` removes it with the kernel."""
+    from jupyter_client.manager import KernelManager
+
+    if os.name != "posix":
+        return KernelManager(**kwargs)
+    folder = tempfile.mkdtemp(prefix=_SOCKET_FOLDER)
+    prefix = os.path.join(folder, uuid.uuid4().hex[:8])
+    if len(f"{prefix}-99") > _SOCKET_PATH_MAX:
+        os.rmdir(folder)
+        return KernelManager(**kwargs)
+    atexit.register(shutil.rmtree, folder, True)
+    return KernelManager(transport="ipc", ip=prefix, **kwargs)
+
+
+def _remove_socket_folder(km) -> None:
+    if getattr(km, "transport", "tcp") == "ipc":
+        folder = os.path.dirname(km.ip)
+        if os.path.basename(folder).startswith(_SOCKET_FOLDER):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def worker_kernel(cwd: str):
     """This worker's kernel, started in ``cwd`` if need be, emptied for the next notebook."""
-    from jupyter_client.manager import KernelManager
-
     km = _KERNEL.get("km")
     if km is not None and (_KERNEL.get("cwd") != cwd or not km.is_alive() or not _reset(km)):
         discard_kernel()
@@ -39,15 +75,14 @@ def worker_kernel(cwd: str):
         if not _KERNEL:
             atexit.register(discard_kernel)
         for attempt in range(START_ATTEMPTS):
-            km = KernelManager(kernel_name="python3")
-            # ipykernel 7 warns at every start that its TCP transport is unencrypted (local, harmless)
+            km = kernel_manager(kernel_name="python3")
+            # ipykernel 7 warns at every start that a TCP transport is unencrypted (local, harmless)
             km.start_kernel(cwd=cwd, extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
             _KERNEL.update(km=km, cwd=cwd)
             if _ready(km) or attempt == START_ATTEMPTS - 1:
                 break
-            # jupyter_client picks free ports, then the kernel binds them: another process
-            # starting a kernel at the same moment can take one in between, and the kernel
-            # dies at start ("Address already in use"). New ports are picked on each start.
+            # a kernel that does not answer (on TCP, a port another process took between
+            # jupyter_client picking it and the kernel binding it) is started anew
             discard_kernel()
     return km
 
@@ -89,6 +124,7 @@ def discard_kernel() -> None:
             km.shutdown_kernel(now=True)
         with contextlib.suppress(Exception):
             km.cleanup_resources()
+        _remove_socket_folder(km)
 
 
 def warm_kernel(cwd: str, code: str) -> None:
