@@ -1,4 +1,4 @@
-"""The ``kpitools`` command line: ``report``, ``kpis``, ``sql``, ``check`` and ``sample``.
+"""The ``kpitools`` command line: ``report``, ``kpis``, ``keys``, ``sql``, ``check`` and ``sample``.
 
 Errors kpitools raises on purpose (bad data, a bad period, failed notebooks)
 are printed as one message with a non-zero exit, never as a traceback.
@@ -9,14 +9,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from . import __version__
 from .errors import KpiToolsError, PeriodError
 
 __all__ = ["main"]
+
+DESCRIPTION = ("kpitools: SaaS marketing and product KPIs from your own tables, as HTML reports, "
+               "JSON or SQL. Data contract: docs/data-contract.md; KPI definitions: docs/metrics.md "
+               "(or kpitools keys).")
 
 EXIT_DATA = 2
 EXIT_FAILED = 1
@@ -32,6 +38,16 @@ def _warn(line: str) -> None:
     print(f"kpitools: warning: {line}", file=sys.stderr)
 
 
+def _data(args: argparse.Namespace) -> str:
+    """``--data``, or the bundled sample company, said so in one line (never silently)."""
+    if args.data is None:
+        from .report.paths import SAMPLE_DATA
+
+        print(f"kpitools: no --data given: using the bundled sample company ({SAMPLE_DATA})", file=sys.stderr)
+        args.data = str(SAMPLE_DATA)
+    return args.data
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from .report.paths import NOTEBOOKS
     from .report.runner import discover_notebooks, raise_for_failures, render_reports
@@ -43,9 +59,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if args.period is not None and not words:
         raise PeriodError(f"--period names no period (got {args.period!r}); expected e.g. 2026-09, "
                           "2026-Q3 or latest-month")
-    summary = render_reports(args.data, words, range_=args.periods, notebooks=notebooks, out=args.out,
+    parameters = _parameters(args, notebooks)
+    summary = render_reports(_data(args), words, range_=args.periods, notebooks=notebooks, out=args.out,
                              jobs=args.jobs, progress=not args.quiet, warn=_warn, mapping=args.mapping,
-                             engine=args.engine)
+                             engine=args.engine, parameters=parameters)
     skipped = [r for r in summary.results if r.skipped]
     for r in skipped:
         print(f"skipped {r.job.notebook.stem} for {r.job.period}: {r.skipped}", file=sys.stderr)
@@ -55,6 +72,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
           f"index: {summary.index}", file=sys.stderr)
     raise_for_failures(summary)
     return 0
+
+
+def _parameters(args: argparse.Namespace, notebooks: Sequence[Path]) -> dict:
+    from .report.parameters import notebook_parameters, parse_settings
+
+    return parse_settings(args.parameter, notebook_parameters(notebooks)) if args.parameter else {}
 
 
 def _cmd_kpis(args: argparse.Namespace) -> int:
@@ -73,7 +96,7 @@ def _cmd_kpis(args: argparse.Namespace) -> int:
             for word in words:
                 Period.parse(word)  # a bad period is an error before any reading
             tables = tables_for(families)
-    data = load(args.data, tables=tables, mapping=args.mapping, engine=args.engine)
+    data = load(_data(args), tables=tables, mapping=args.mapping, engine=args.engine)
     periods = _periods(args, data.date_range)
     out = kpis_for(data, periods, keys=keys)
     if len(periods) == 1:
@@ -95,7 +118,7 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     else:
         from .sources.data import load
 
-        periods = _periods(args, load(args.data).date_range)
+        periods = _periods(args, load(_data(args)).date_range)
     text = sql(args.key, periods=periods, dialect=args.dialect).rstrip()
     print(f"-- kpitools sql {args.key}: {', '.join(map(str, periods))}, dialect {args.dialect}; tables named "
           f"as the data contract's (events, subscriptions, ...)\n{text};")
@@ -111,6 +134,24 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(f"{data.files[name].name:<28} {rows:>12,} rows")
     print(f"data from {start:%Y-%m-%d} to {end:%Y-%m-%d}; latest complete month "
           f"{data.latest_complete('M')}, quarter {data.latest_complete('Q')}")
+    return 0
+
+
+def _cmd_keys(args: argparse.Namespace) -> int:
+    from .metrics.kpis import keys_table
+
+    table = keys_table()
+    if args.format == "json":
+        json.dump(table.to_dict(orient="records"), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    elif args.format == "csv":
+        table.to_csv(sys.stdout, index=False)
+    else:
+        import textwrap
+
+        for row in table.itertuples():
+            print(f"{row.key}: {row.label} ({row.unit}{', ' + row.better + ' is better' if row.better else ''})")
+            print(textwrap.fill(row.definition, 100, initial_indent=" " * 4, subsequent_indent=" " * 4))
     return 0
 
 
@@ -130,12 +171,13 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 def _engine(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", choices=("duckdb", "spark"), default=None,
-                   help="what runs the queries of a data folder: duckdb (embedded, the default) or spark "
-                        "(needs kpitools[spark] and Java 17); a spark:<database> source is read on Spark")
+                   help="what runs the queries of a data folder: duckdb (embedded) or spark (needs "
+                        "kpitools[spark] and Java 17); a spark:<database> source is read on Spark "
+                        "(default: duckdb, or $KPITOOLS_ENGINE)")
     p.add_argument("--spark-master", metavar="URL",
-                   help="the Spark master: local[*] (the default), local[2], spark://host:7077, yarn, ...")
+                   help="the Spark master: local[2], spark://host:7077, yarn, ... (default: local[*])")
     p.add_argument("--spark-conf", metavar="KEY=VALUE", action="append", default=[],
-                   help="a Spark setting, e.g. spark.executor.memory=4g (repeat for several)")
+                   help="a Spark setting, e.g. spark.executor.memory=4g; repeat for several (default: none)")
 
 
 @contextlib.contextmanager
@@ -161,66 +203,92 @@ def _engine_environment(args: argparse.Namespace) -> Iterator[None]:
 
 
 MAPPING_HELP = ("the source's own tables and columns mapped onto the contract: a TOML file, or a ready-made "
-                "mapping (stripe, hubspot, segment, ga4); default: the data folder's kpitools.toml")
+                "mapping (stripe, hubspot, segment, ga4) (default: the data folder's kpitools.toml, if any)")
+DATA_HELP = ("data folder, DuckDB file or database URL (postgresql://user@host/db?schema=analytics), or "
+             "spark:<database> for a database of the Spark catalog")
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .report.paths import SAMPLE_DATA
-
-    parser = argparse.ArgumentParser(prog="kpitools", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="kpitools", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"kpitools {__version__}",
+                        help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def data_and_period(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--data", default=str(SAMPLE_DATA),
-                       help="data directory, DuckDB file or database URL "
-                            "(postgresql://user@host/db?schema=analytics), or spark:<database> for a database "
-                            "of the Spark catalog (default: the bundled sample company)")
+        p.add_argument("--data", default=None, help=f"{DATA_HELP} (default: the bundled sample company)")
         group = p.add_mutually_exclusive_group()
-        group.add_argument("--period", help="YYYY-MM, YYYY-Qn or YYYY-Www, comma-separated for "
-                           "several, or latest-month (default), latest-quarter, latest-week")
-        group.add_argument("--periods", help="a range FIRST..LAST, e.g. 2025-01..2025-06")
+        group.add_argument("--period", help="YYYY-MM, YYYY-Qn or YYYY-Www, comma-separated for several, or "
+                           "latest-month, latest-quarter, latest-week (default: latest-month)")
+        group.add_argument("--periods", metavar="FIRST..LAST",
+                           help="every period of a range, e.g. 2025-01..2025-06 (default: none; "
+                                "instead of --period)")
 
-    rep = sub.add_parser("report", help="render the HTML reports")
+    rep = sub.add_parser("report", help="render the HTML reports", description="Render the HTML reports of "
+                         "each period: <out>/<period>/<notebook>.html, their CSV tables and kpis.json, and "
+                         "<out>/index.html.", formatter_class=argparse.RawDescriptionHelpFormatter)
     data_and_period(rep)
     rep.add_argument("--mapping", help=MAPPING_HELP)
     _engine(rep)
-    rep.add_argument("--notebooks", help="comma-separated notebook names (default: all)")
+    rep.add_argument("--notebooks", help="comma-separated notebook names, e.g. overview,funnel (default: all)")
     rep.add_argument("--notebooks-dir", help=argparse.SUPPRESS)
+    rep.add_argument("-p", "--parameter", metavar="NAME=VALUE", action="append", default=[],
+                     help="set a notebook parameter (listed below); repeat for several (default: each "
+                          "notebook's own)")
     rep.add_argument("--out", default="reports", help="output folder (default: reports)")
-    rep.add_argument("--jobs", type=int, default=1, help="notebooks run in parallel")
-    rep.add_argument("--quiet", action="store_true", help="no progress bar")
+    rep.add_argument("--jobs", type=int, default=1, help="notebooks run in parallel (default: 1)")
+    rep.add_argument("--quiet", action="store_true", help="no progress bar (default: show one)")
     rep.set_defaults(run=_cmd_report, stopped="; every worker and kernel stopped, the reports of the "
                      "periods not yet published are as they were")
+    rep.format_help = lambda: _report_help(rep)
 
     kp = sub.add_parser("kpis", help="print the period's KPIs as JSON")
     data_and_period(kp)
-    kp.add_argument("--keys", help="comma-separated KPI keys to compute (default: all), e.g. mrr,nrr,mau; "
-                    "only the families that compute them run")
+    kp.add_argument("--keys", help="comma-separated KPI keys to compute, e.g. mrr,nrr,mau; only the families "
+                    "that compute them run; kpitools keys lists them (default: all)")
     kp.add_argument("--mapping", help=MAPPING_HELP)
     _engine(kp)
     kp.set_defaults(run=_cmd_kpis)
 
+    ks = sub.add_parser("keys", help="list every KPI key with its label, unit and definition")
+    ks.add_argument("--format", choices=("text", "csv", "json"), default="text",
+                    help="text for reading, csv or json for a program (default: text)")
+    ks.set_defaults(run=_cmd_keys)
+
     sq = sub.add_parser("sql", help="print the SQL that computes a KPI, to run in a database or BI tool")
-    sq.add_argument("key", help="a KPI key, e.g. mau or bounce_rate")
+    sq.add_argument("key", help="a KPI key, e.g. mau or bounce_rate (kpitools keys lists them)")
     data_and_period(sq)
     sq.add_argument("--dialect", default="duckdb",
-                    help="duckdb (default), postgres, snowflake, bigquery, or another dialect Ibis knows")
+                    help="postgres, snowflake, bigquery, or another dialect Ibis knows (default: duckdb)")
     sq.set_defaults(run=_cmd_sql)
 
-    ck = sub.add_parser("check", help="validate a data directory")
-    ck.add_argument("--data", default=str(SAMPLE_DATA), help="data directory, DuckDB file or database URL")
+    ck = sub.add_parser("check", help="check a data folder or database against the data contract",
+                        description="Check the tables against the data contract (docs/data-contract.md): "
+                                    "every problem is reported in one run.")
+    ck.add_argument("--data", required=True, help=f"{DATA_HELP} (required)")
     ck.add_argument("--mapping", help=MAPPING_HELP)
     _engine(ck)
     ck.set_defaults(run=_cmd_check)
 
-    sm = sub.add_parser("sample", help="generate the sample company's data directory")
-    sm.add_argument("--out", default=str(SAMPLE_DATA))
+    from .report.paths import SAMPLE_DATA
+
+    sm = sub.add_parser("sample", help="generate the sample company's data folder")
+    sm.add_argument("--out", default=str(SAMPLE_DATA), help="folder to write (default: the bundled sample's)")
     sm.add_argument("--scale", type=float, default=1.0,
-                    help="size multiplier: 1 is about a million events, 10 about ten million")
-    sm.add_argument("--seed", type=int, default=7)
-    sm.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+                    help="size multiplier: 1 is about a million events, 10 about ten million (default: 1)")
+    sm.add_argument("--seed", type=int, default=7, help="random seed (default: 7)")
+    sm.add_argument("--format", choices=("parquet", "csv"), default="parquet",
+                    help="file format of the tables (default: parquet)")
     sm.set_defaults(run=_cmd_sample)
     return parser
+
+
+def _report_help(parser: argparse.ArgumentParser) -> str:
+    """``report --help`` with the bundled notebooks' parameters (read only when asked)."""
+    from .report.parameters import describe, notebook_parameters
+    from .report.runner import discover_notebooks
+
+    parser.epilog = describe(notebook_parameters(discover_notebooks()))
+    return argparse.ArgumentParser.format_help(parser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -242,6 +310,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         what = describe_signal(exc) if isinstance(exc, Interrupted) else "interrupted (Ctrl-C)"
         print(f"kpitools: {what}{getattr(args, 'stopped', '')}", file=sys.stderr)
         return 128 + signum
+    except BrokenPipeError:  # the reader went away (kpitools keys | head): stop quietly
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
     except OSError as exc:  # a full disk, a folder that cannot be written
         where = f" {exc.filename}" if exc.filename else ""
         print(f"kpitools: cannot write or read{where}: {exc.strerror or exc}", file=sys.stderr)

@@ -18,6 +18,7 @@ __all__ = [
     "PeriodError",
     "ReportError",
     "EngineError",
+    "ParameterError",
 ]
 
 
@@ -101,3 +102,8 @@ class DialectError(KpiToolsError, ValueError):
 class EngineError(KpiToolsError, ValueError):
     """The engine asked for cannot run here (PySpark or Java missing, a master that
     cannot be reached, an unknown engine name): one line saying what to install or fix."""
+
+
+class ParameterError(KpiToolsError, ValueError):
+    """A notebook parameter set on the command line (``-p name=value``) that no report
+    notebook declares, or whose value is not of its default's kind."""

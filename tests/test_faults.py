@@ -75,11 +75,23 @@ def _gone(procs: list[psutil.Process], timeout: float = 10) -> list[psutil.Proce
     return alive
 
 
+@pytest.fixture(scope="module")
+def earlier_report(small_dir, tmp_path_factory):
+    """A good report of 2025-06 (rendered once for the module's tests)."""
+    base = tmp_path_factory.mktemp("earlier")
+    (base / "notebooks").mkdir()
+    make_notebook(base / "notebooks" / "alpha.ipynb", "print('alpha for', period)")
+    assert main(_args(small_dir, base / "reports", base / "notebooks")) == 0
+    return base / "reports"
+
+
 @pytest.fixture
-def earlier(small_dir, tmp_path, notebooks):
-    """A folder with a good report of 2025-06 in it, and its files' bytes."""
-    out = tmp_path / "reports"
-    assert main(_args(small_dir, out, notebooks)) == 0
+def earlier(earlier_report, tmp_path):
+    """A folder with a good report of 2025-06 in it (a copy of ``earlier_report``), and its
+    files' bytes."""
+    import shutil
+
+    out = shutil.copytree(earlier_report, tmp_path / "reports")
     files = {p.name: p.read_bytes() for p in (out / "2025-06").iterdir()}
     assert "alpha.html" in files and "kpis.json" in files
     return out, files
@@ -247,17 +259,23 @@ def test_a_relative_out_folder(small_dir, notebooks, tmp_path, monkeypatch):
 
 
 def test_a_period_holds_only_this_runs_data_files(small_dir, tmp_path, notebooks):
+    """A report's CSV tables are written with it; a run of other reports keeps them (they
+    go with that report's earlier HTML), a run of that report replaces or removes them."""
     import shutil
 
     data = tmp_path / "data"
     shutil.copytree(small_dir, data)
+    make_notebook(notebooks / "funnel.ipynb", "print('funnel for', period)")
     out = tmp_path / "reports"
     assert main(_args(data, out, notebooks)) == 0
-    assert (out / "2025-06" / "funnel.csv").is_file()
+    folder = out / "2025-06"
+    assert (folder / "funnel.csv").is_file() and not (folder / "mrr_movements.csv").exists()
     (data / "leads.parquet").unlink()  # the funnel table can no longer be computed
+    assert main([*_args(data, out, notebooks), "--notebooks", "alpha"]) == 0
+    assert (folder / "funnel.csv").is_file() and (folder / "funnel.html").is_file()  # funnel's, kept
     assert main(_args(data, out, notebooks)) == 0
-    assert not (out / "2025-06" / "funnel.csv").exists()
-    assert (out / "2025-06" / "kpis.json").is_file() and (out / "2025-06" / "alpha.html").is_file()
+    assert not (folder / "funnel.csv").exists()
+    assert (folder / "kpis.json").is_file() and (folder / "alpha.html").is_file()
 
 
 def test_results_keep_the_report_order_whatever_finishes_first(small_dir, tmp_path, notebooks):

@@ -31,7 +31,8 @@ from .sessions import SESSION_KEYS, session_history
 from .spend import cost_history, spend_history
 from .visitors import unique_visitors_query
 
-__all__ = ["KpiFamily", "FAMILIES", "register", "compute_kpis", "kpis_for", "kpis_like", "families_for"]
+__all__ = ["KpiFamily", "FAMILIES", "register", "compute_kpis", "kpis_for", "kpis_like", "families_for",
+           "keys_table"]
 
 KpiValues = dict[str, float | int | None]
 ByPeriod = dict[str, KpiValues]
@@ -190,11 +191,26 @@ def families_for(keys: Sequence[str]) -> list[KpiFamily]:
     known = {k for f in FAMILIES for k in f.keys} | {"feature_adoption_rate"}
     unknown = [k for k in keys if k.split(".")[0] not in known]
     if unknown:
-        raise KeyNameError(f"unknown KPI key {', '.join(map(repr, unknown))}; the keys are those of "
-                           "`kpitools kpis` (spec/metrics.md)")
+        raise KeyNameError(f"unknown KPI key {', '.join(map(repr, unknown))}; kpitools keys lists every key "
+                           "(docs/metrics.md defines them)")
     wanted = {k.split(".")[0] for k in keys}
     return [f for f in FAMILIES if wanted & set(f.keys) or (f.name == "feature_adoption"
                                                             and "feature_adoption_rate" in wanted)]
+
+
+def keys_table() -> pd.DataFrame:
+    """Every KPI key, in the catalogue's order: ``key``, ``label``, ``unit``, ``better``
+    (higher, lower or blank), ``tables`` (those its family needs; blank: it uses whatever
+    is there) and ``definition`` (plain text)."""
+    from ..text.catalog import CATALOG
+
+    rows = []
+    for k in CATALOG.values():
+        family = next(f for f in FAMILIES if f.owns(k.key) or k.key in f.keys)
+        better = {True: "higher", False: "lower"}.get(k.higher_is_better, "")
+        rows.append({"key": k.key, "label": k.label, "unit": k.unit, "better": better,
+                     "tables": ", ".join(family.needs), "definition": k.definition.replace("`", "")})
+    return pd.DataFrame(rows, columns=["key", "label", "unit", "better", "tables", "definition"])
 
 
 def _compute(data: Dataset, periods: list[Period], families: Sequence[KpiFamily]) -> ByPeriod:

@@ -22,22 +22,22 @@ from .atomic import write_csv, write_text
 
 __all__ = ["TABLE_WRITERS", "register_table", "write_results", "tile_kpis"]
 
-TABLE_WRITERS: dict[str, tuple[tuple[str, ...], Callable[[Dataset, Period], pd.DataFrame | None], bool]] = {}
+TABLE_WRITERS: dict[str, tuple[tuple[str, ...], Callable[[Dataset, Period], pd.DataFrame | None], bool, str]] = {}
 
 
-def register_table(filename: str, *, needs: tuple[str, ...] = (), whole: bool = False):
-    """Decorator: a tidy table written as ``filename`` for every period whose data
-    has the ``needs`` tables; ``whole`` tables see every category value (a profile of
-    the data), the others the report's top values and ``(other)``."""
+def register_table(filename: str, *, analysis: str, needs: tuple[str, ...] = (), whole: bool = False):
+    """Decorator: a tidy table written as ``filename`` beside the ``analysis`` report, for
+    every period whose data has the ``needs`` tables; ``whole`` tables see every category
+    value (a profile of the data), the others the report's top values and ``(other)``."""
 
     def wrap(fn: Callable[[Dataset, Period], pd.DataFrame]):
-        TABLE_WRITERS[filename] = (needs, fn, whole)
+        TABLE_WRITERS[filename] = (needs, fn, whole, analysis)
         return fn
 
     return wrap
 
 
-@register_table("mrr_movements.csv", needs=("subscriptions",))
+@register_table("mrr_movements.csv", analysis="unit_economics", needs=("subscriptions",))
 def _movements(data: Dataset, period: Period) -> pd.DataFrame:
     """The MRR bridge and revenue rates of the trailing 24 months (8 quarters, 104 weeks)."""
     n = {"M": 24, "Q": 8, "W": 104}[period.kind]
@@ -46,7 +46,7 @@ def _movements(data: Dataset, period: Period) -> pd.DataFrame:
     return revenue_metrics(data.subscriptions, periods=periods)
 
 
-@register_table("cohort_retention.csv")
+@register_table("cohort_retention.csv", analysis="retention_cohort")
 def _cohorts(data: Dataset, period: Period) -> pd.DataFrame | None:
     """Revenue cohorts of the period's kind (weekly reports use months); activity cohorts
     from the event log when there is no billing data."""
@@ -59,7 +59,7 @@ def _cohorts(data: Dataset, period: Period) -> pd.DataFrame | None:
     return None
 
 
-@register_table("funnel.csv", needs=("leads",))
+@register_table("funnel.csv", analysis="funnel", needs=("leads",))
 def _funnel(data: Dataset, period: Period) -> pd.DataFrame:
     """Both views of the marketing funnel, overall and by channel, in one tidy table."""
     frames = []
@@ -76,22 +76,25 @@ def _funnel(data: Dataset, period: Period) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-@register_table("data_quality.csv", whole=True)
+@register_table("data_quality.csv", analysis="data_quality", whole=True)
 def _profile(data: Dataset, period: Period) -> pd.DataFrame:
     return table_profile(data)
 
 
-def write_results(data: Dataset, period: Period, out_dir: Path, *, max_categories: int = 12) -> list[Path]:
-    """Write ``kpis.json`` and every registered table the data allows into ``out_dir``; the
-    tables break down by at most ``max_categories`` values per category and ``(other)``,
-    as the reports do."""
+def write_results(data: Dataset, period: Period, out_dir: Path, *, max_categories: int = 12,
+                  analyses: Sequence[str] | None = None) -> list[Path]:
+    """Write ``kpis.json`` and the registered tables the data allows into ``out_dir``: those
+    of ``analyses`` (the reports of the run; default: every table). The tables break down
+    by at most ``max_categories`` values per category and ``(other)``, as the reports do."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     shown = data.limit_categories(max_categories)
     # every category value's own key; the other values are those the reports computed
     kpis = kpis_like(data, period, limited=shown)  # the folder names the period: numbers only
     written.append(write_text(out_dir / "kpis.json", json.dumps(kpis, indent=2, allow_nan=False) + "\n"))
-    for filename, (needs, fn, whole) in TABLE_WRITERS.items():
+    for filename, (needs, fn, whole, analysis) in TABLE_WRITERS.items():
+        if analyses is not None and analysis not in analyses:
+            continue
         table = fn(data if whole else shown, period) if data.has(*needs) else None
         if table is not None:  # text cells a spreadsheet would evaluate are made inert
             written.append(write_csv(table, out_dir / filename))

@@ -38,6 +38,7 @@ from .executed import describe_failure, show_data_dir, take_stderr
 from .html import export_html
 from .index import write_index
 from .kernels import discard_kernel, import_code, worker_kernel
+from .parameters import declared
 from .paths import NOTEBOOKS
 from .publish import (
     new_stage,
@@ -49,7 +50,7 @@ from .publish import (
     remove_stale,
     write_manifest,
 )
-from .results import tile_kpis, write_results
+from .results import TABLE_WRITERS, tile_kpis, write_results
 from .source import open_for_run, run_environment
 from .workers import Background, stop_pool, worker_pool
 
@@ -145,6 +146,13 @@ def _run_job(job: Job) -> JobResult:
         return JobResult(job, False, _since(start), last,
                          ipynb=out_nb if out_nb.exists() else None)
     return JobResult(job, True, _since(start), html=out_html, ipynb=out_nb, warnings=warnings)
+
+
+def _declared_by(notebook: Path, parameters: dict) -> dict:
+    """The run's parameters that this notebook's ``parameters`` cell declares (papermill
+    would add the others to it, with a warning)."""
+    names = declared(notebook)
+    return {k: v for k, v in parameters.items() if k in names}
 
 
 def _since(start: dt.datetime) -> float:
@@ -268,7 +276,7 @@ def render_reports(
         for period in wanted:
             header = _header(data, period, source.label)
             job_list += [Job(nb, str(period), source.for_kernels, stage, header,
-                             dict(parameters or {}), shown_data_dir=source.shown) for nb in notebooks]
+                             _declared_by(nb, parameters), shown_data_dir=source.shown) for nb in notebooks]
         runnable, skipped = _split_runnable(job_list, data)
         # the machine-readable results are written while the kernels run (only that
         # thread uses the runner's engine meanwhile); a stopped run does not wait for it
@@ -301,10 +309,11 @@ def render_reports(
 def _write_all_results(data: Dataset, periods: Sequence[Period], stage: Path, jobs: Sequence[Job],
                        parameters: dict) -> None:
     """First the KPIs that the notebooks' tiles and histories show (see :func:`tile_kpis`),
-    then each period's machine-readable results."""
+    then each period's machine-readable results: kpis.json, and the CSV tables of the
+    run's reports."""
     tile_kpis(data, periods, [j.notebook.stem for j in jobs], parameters)
     for period in periods:
-        write_results(data, period, stage / str(period))
+        write_results(data, period, stage / str(period), analyses={j.notebook.stem for j in jobs})
 
 
 def _split_runnable(job_list: list[Job], data: Dataset) -> tuple[list[Job], list[JobResult]]:
@@ -387,8 +396,10 @@ def _publish(results: list[JobResult], stage: Path, out: Path, periods: list[str
         write_manifest(staged, manifest)
 
         def keep(path: Path, run=run) -> bool:
+            if path.suffix == ".csv" and path.name in TABLE_WRITERS:
+                return TABLE_WRITERS[path.name][3] not in run  # the table of another report
             if path.suffix not in (".html", ".ipynb"):
-                return False  # kpis.json and the CSVs come from this run only
+                return False  # kpis.json comes from this run only
             name = path.name.split(".")[0]
             if name not in run:
                 return True  # another notebook's report from an earlier run
