@@ -22,11 +22,13 @@ install: $(STAMP)
 # uv cannot be had or fails, pip does it. Both compile the bytecode at install: with
 # PYTHONDONTWRITEBYTECODE set (as on the CI machines) every kernel would compile it again
 $(STAMP): pyproject.toml
+	@echo "installing kpitools and its dependencies into $(VENV) (one to two minutes, once)..."
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/python -m pip install --quiet uv 2>/dev/null || true
-	$(BIN)/python -m uv pip install --python $(BIN)/python --quiet --compile-bytecode -e '.[dev]' || \
-		$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv 2>/dev/null || true
+	@$(BIN)/python -m uv pip install --python $(BIN)/python --quiet --compile-bytecode -e '.[dev]' 2>/dev/null || \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
+	@echo "installed into $(VENV)"
 
 report: $(STAMP)
 	$(BIN)/kpitools report --data $(DATA) --period $(PERIOD) --out $(OUT) --jobs $(JOBS)
@@ -41,8 +43,11 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# JupyterLab refuses to start as root unless told to (containers and these machines run as root)
+LAB_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_ROOT)
 
 sample: $(STAMP)
 	$(BIN)/kpitools sample --out data/sample

@@ -88,8 +88,16 @@ def test_missing_directory(tmp_path):
 
 
 def test_directory_without_tables(tmp_path):
-    with pytest.raises(DataError, match="no table of the data contract found"):
+    with pytest.raises(DataError, match="no table of the data contract found: the folder is empty"):
         kpitools.load(tmp_path)
+    for name in ("Accounts.xlsx", "notes.txt", "subs.csv"):
+        (tmp_path / name).write_text("x")
+    with pytest.raises(DataError) as err:
+        kpitools.load(tmp_path)
+    message = str(err.value)
+    assert "the folder has Accounts.xlsx, notes.txt, subs.csv" in message
+    assert "these look like contract tables: Accounts.xlsx (expected accounts.csv or accounts.parquet)" in message
+    assert "subscriptions.csv" in message and "docs/data-contract.md" in message
 
 
 def test_missing_required_column(tmp_path):

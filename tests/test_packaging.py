@@ -35,3 +35,24 @@ def test_the_report_pipeline_skips_the_slow_optional_grammar():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=ROOT)
     assert out.stdout.strip() == "None"
+
+
+def _make_dry_run(*args: str) -> list[str]:
+    import subprocess
+
+    out = subprocess.run(["make", "-n", *args], capture_output=True, text=True, check=True, cwd=ROOT)
+    return out.stdout.splitlines()
+
+
+def test_make_lab_starts_as_root_only_with_allow_root():
+    import os
+
+    lab = _make_dry_run("lab")[-1]
+    assert "jupyter lab" in lab
+    assert ("--allow-root" in lab) == (os.geteuid() == 0)
+
+
+def test_make_says_it_is_installing_before_it_does():
+    lines = _make_dry_run("-B", "install")
+    assert lines[0].startswith("echo \"installing kpitools") and "minutes" in lines[0]
+    assert any("uv pip install" in line for line in lines[1:])

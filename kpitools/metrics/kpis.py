@@ -1,4 +1,4 @@
-"""The flat KPI object of a period: every key of ``spec/metrics.md`` the data allows.
+"""The flat KPI object of a period: every key of ``docs/metrics.md`` the data allows.
 
 Each metric family registers a function ``(data, periods, so_far) -> {period: values}``
 with the tables it needs; it computes every period asked for at once (one grouped query

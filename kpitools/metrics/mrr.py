@@ -1,7 +1,7 @@
 """The MRR grid and the MRR bridge: every account's MRR at each period end, and the
 movements (new, expansion, contraction, churned, reactivation) between period ends.
 
-Definitions (``spec/metrics.md``, Revenue): a span is active on day ``d`` when
+Definitions (``docs/metrics.md``, Revenue): a span is active on day ``d`` when
 ``start_date <= d < end_date``; an account's MRR on ``d`` is the sum of its active
 spans' ``mrr``. Movements compare each account's MRR on the last day of the
 previous period (``prev``) with the last day of this one (``cur``):

@@ -197,7 +197,8 @@ class Dataset:
         absent = self.missing(*names)
         if absent:
             files = " or ".join(f"{n}.csv/{n}.parquet" for n in absent)
-            needs = "; ".join(f"{n} is needed for {table_spec(n).needed_for}" for n in absent)
+            needs = "; ".join(f"{n} is needed for {table_spec(n).needed_for}" for n in absent) + \
+                "; the tables are described in docs/data-contract.md"
             if self.url is not None:
                 raise MissingTableError(f"{self.directory}: no table {' or '.join(absent)} ({needs}).",
                                         file=str(self.directory))

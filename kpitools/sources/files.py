@@ -196,10 +196,22 @@ def open_duckdb_file(path: Path, names: list[str], plan: Mapping | None) -> tupl
 
 
 def no_tables(directory: Path, names: list[str]) -> DataError:
-    """The error for a source without any contract table."""
+    """The error for a source without any contract table: the names expected, the files
+    the folder has (a few), and which of them look like a contract table misnamed."""
     expected = ", ".join(f"{n}.csv" for n in names)
+    seen = sorted(p.name for p in directory.iterdir() if not p.name.startswith(".")) if directory.is_dir() else []
+    if not directory.exists():
+        has = "the folder does not exist"
+    elif not seen:
+        has = "the folder is empty"
+    else:
+        has = "the folder has " + ", ".join(seen[:12]) + (f" and {len(seen) - 12} more" if len(seen) > 12 else "")
+    stems = {name: Path(name).stem.strip().lower() for name in seen}
+    close = [f"{name} (expected {stems[name]}.csv or {stems[name]}.parquet)" for name in seen
+             if stems[name] in names]
+    hint = f"; these look like contract tables: {', '.join(close)}" if close else ""
     return DataError(
-        f"{shown_path(directory)}: no table of the data contract found (expected files such as "
-        f"{expected}, or the same names ending .parquet)",
+        f"{shown_path(directory)}: no table of the data contract found: {has}{hint}. Expected files such as "
+        f"{expected}, or the same names ending .parquet (docs/data-contract.md)",
         file=str(directory),
     )

@@ -1,6 +1,6 @@
 """The data contract as code: every table, its columns, their types and rules.
 
-This mirrors ``spec/data-contract.md``. The loader and validator read it; the
+This mirrors ``docs/data-contract.md``. The loader and validator read it; the
 data-quality report prints it. One place to change when the contract changes.
 """
 

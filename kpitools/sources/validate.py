@@ -168,7 +168,7 @@ def validate(raw: ir.Table, spec: Table | str, source: Source, *, now: pd.Timest
         found = ", ".join(f"'{c}'" for c in columns) or "none"
         errors.append(MissingColumnError(
             f"{source.file}: required column {names} is missing; expected the columns of "
-            f"the '{spec.name}' table ({', '.join(spec.required_columns)}), found {found}.",
+            f"the '{spec.name}' table ({', '.join(spec.required_columns)}; docs/data-contract.md), found {found}.",
             file=source.file,
             column=missing[0],
         ))
