@@ -131,9 +131,11 @@ def _cmd_check(args: argparse.Namespace) -> int:
     data = load(args.data, mapping=args.mapping, engine=args.engine)
     start, end = data.date_range
     for name, rows in data.row_counts().items():
-        print(f"{data.files[name].name:<28} {rows:>12,} rows")
+        print(f"{data.files[name].name:<28} {rows:>12,} {'row' if rows == 1 else 'rows'}")
     print(f"data from {start:%Y-%m-%d} to {end:%Y-%m-%d}; latest complete month "
           f"{data.latest_complete('M')}, quarter {data.latest_complete('Q')}")
+    for line in data.warnings:
+        _warn(line)
     return 0
 
 

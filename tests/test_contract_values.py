@@ -201,3 +201,35 @@ def test_kpis_for_one_period_reports_every_problem_together(small_dir, tmp_path,
     assert main(["kpis", "--data", str(tmp_path / "d"), "--period", "2025-06"]) == 2
     err = capsys.readouterr().err
     assert "2 problems in the data" in err and "nps.csv, column 'score'" in err and "costs.csv, column 'amount'" in err
+
+
+def test_values_differing_only_in_case_or_spaces_are_warned_about(tmp_path, capsys):
+    """Counted apart as the data writes them, and said so once per column (the contract's
+    "warned about, not rejected"); an id with spaces around it is named too."""
+    write_csv(tmp_path, "accounts", """
+        account_id,signup_at,channel,segment
+        A1,2024-01-03T10:00:00Z,Organic,smb
+        A2,2024-01-04T10:00:00Z,organic,SMB
+        A3,2024-01-05T10:00:00Z,organic,smb
+        A4,2024-01-05T10:00:00Z,referral,mid
+        A5 ,2024-01-06T10:00:00Z,referral,mid
+        """)
+    data = kpitools.load(tmp_path)
+    where = str(tmp_path / "accounts.csv")
+    assert data.warnings == [
+        f"{where}, column 'channel': values that differ only in case or surrounding spaces are counted apart: "
+        "'organic' (2 rows) / 'Organic' (1 row)",
+        f"{where}, column 'segment': values that differ only in case or surrounding spaces are counted apart: "
+        "'smb' (2 rows) / 'SMB' (1 row)",
+        f"{where}, column 'account_id': 1 row has an id with spaces around it ('A5 '); it matches no id "
+        "written without the spaces",
+    ]
+    assert main(["check", "--data", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("kpitools: warning: ") == 3 and "'SMB' (1 row)" in err
+
+
+def test_the_sample_has_no_such_values():
+    from .conftest import ROOT
+
+    assert kpitools.load(ROOT / "data" / "sample").warnings == []

@@ -268,6 +268,8 @@ def render_reports(
         if mapping is not None and str(mapping) not in READY_MADE:
             mapping = str(Path(mapping).resolve())  # the kernels run in the notebooks' folder
         data, source = open_for_run(data_dir, stage, mapping)  # checked once; the kernels trust the mark
+        for line in data.warnings:
+            say(line)
         parameters = {**(parameters or {}), **({"mapping": str(mapping)} if mapping is not None else {})}
         fingerprint = source.fingerprint
         words = [str(p) for p in periods] if periods else None

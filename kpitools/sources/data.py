@@ -38,6 +38,7 @@ from .mapping import Mapping, find_mapping, read_mapping
 from .schema import TABLES, table_spec
 from .shared import SHARED_FOLDER, SharedResults, file_stamps
 from .validate import ROW, Checked, Source, check_references, validate
+from .variants import variant_warnings
 
 __all__ = ["Dataset", "load", "find_table_file", "read_table"]
 
@@ -96,6 +97,9 @@ class Dataset:
     mapping: Mapping | None = field(default=None, repr=False, compare=False)
     # the engine that runs the queries: "duckdb" (embedded, or the database's own) or "spark"
     engine: str = field(default="duckdb", repr=False, compare=False)
+    # what the check found worth a warning but not an error (values that differ only in
+    # case or surrounding spaces: kpitools.sources.variants); empty when not checked
+    warnings: list[str] = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._opened = {n: id(t) for n, t in self.tables.items()}
@@ -182,7 +186,8 @@ class Dataset:
         if all(tables[k] is self.tables[k] for k in tables):
             return self
         return Dataset(directory=self.directory, tables=tables, files=self.files, category_limit=n,
-                       shared=self.shared, url=self.url, mapping=self.mapping, engine=self.engine)
+                       shared=self.shared, url=self.url, mapping=self.mapping, engine=self.engine,
+                       warnings=self.warnings)
 
     def has(self, *names: str) -> bool:
         """Whether every named table is present."""
@@ -311,14 +316,14 @@ def load(source: str | os.PathLike[str], *, tables: Iterable[str] | None = None,
     if key is not None and key in _OPENED:  # opened in this process, files unchanged
         seen = _OPENED[key]
         return Dataset(directory=seen.directory, tables=dict(seen.tables), files=dict(seen.files),
-                       shared=seen.shared)
+                       shared=seen.shared, warnings=list(seen.warnings))
     data = _load(directory, names, check)
     if key is not None:
         if len(_OPENED) >= 8:
             _OPENED.pop(next(iter(_OPENED)))
         _OPENED[key] = data
         return Dataset(directory=data.directory, tables=dict(data.tables), files=dict(data.files),
-                       shared=data.shared)
+                       shared=data.shared, warnings=list(data.warnings))
     return data
 
 
@@ -406,6 +411,8 @@ def _load(directory: Path | str, names: list[str], check: bool, plan: Mapping | 
         errors += _references(typed, {n: src for n, (_, src) in opened.items()})
     if errors:
         raise DataError.together(errors)
+    warnings = variant_warnings({n: c.clean for n, c in checked.items()},
+                                {n: src for n, (_, src) in opened.items()}) if check else []
     out = {}
     for name in names:
         if name in checked:
@@ -419,8 +426,10 @@ def _load(directory: Path | str, names: list[str], check: bool, plan: Mapping | 
             out[name] = clean
     if url is not None:
         shown = url if con is not None else shown_url(url)
-        return Dataset(directory=shown, tables=out, files=files, url=url, shared=shared, mapping=plan, engine=engine)
-    return Dataset(directory=directory, tables=out, files=files, shared=shared, mapping=plan, engine=engine)
+        return Dataset(directory=shown, tables=out, files=files, url=url, shared=shared, mapping=plan, engine=engine,
+                       warnings=warnings)
+    return Dataset(directory=directory, tables=out, files=files, shared=shared, mapping=plan, engine=engine,
+                   warnings=warnings)
 
 
 def _references(typed: dict[str, ir.Table], sources: dict[str, Source]) -> list[DataError]:
