@@ -110,9 +110,39 @@ def table(data: Table) -> ir.Table:
     held = _WRAPPED.get(key)
     if held is not None and held[0]() is data:
         return held[1]
-    wrapped = ibis.memtable(data)
+    wrapped = ibis.memtable(as_contract(data))
     _WRAPPED[key] = (weakref.ref(data, functools.partial(_forget, key)), wrapped)
     return wrapped
+
+
+def as_contract(frame: pd.DataFrame) -> pd.DataFrame:
+    """A DataFrame passed straight to a metric function, in the contract's types: the
+    contract table its columns name (most of one table's required columns) is checked and
+    typed as :func:`kpitools.load` would (ISO date strings parsed, a missing column a
+    DataError naming it), unless every column already has its type. A frame that names
+    no contract table is used as it is."""
+    from .sources.schema import TABLES
+    from .sources.validate import check_table
+
+    columns = set(map(str, frame.columns))
+    scores = {name: len(columns & set(t.required_columns)) / len(t.required_columns)
+              for name, t in TABLES.items() if t.required_columns}
+    name = max(scores, key=scores.get)
+    spec = TABLES[name]
+    if scores[name] < 0.5 or len(columns & set(spec.required_columns)) < 2:
+        return frame
+    if set(spec.required_columns) <= columns and all(
+            _has_type(frame[c.name], c.kind) for c in spec.columns if c.name in columns):
+        return frame
+    return check_table(frame, name)
+
+
+def _has_type(values: pd.Series, kind: str) -> bool:
+    if kind in ("timestamp", "date"):
+        return pd.api.types.is_datetime64_any_dtype(values)
+    if kind in ("money", "number", "probability", "score"):
+        return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    return not pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_datetime64_any_dtype(values)
 
 
 def _forget(key: int, ref: weakref.ref) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,8 +18,8 @@ import pandas as pd
 
 from .errors import PeriodError
 
-__all__ = ["Period", "PeriodKind", "period_range", "latest_complete", "resolve_period", "resolve_periods",
-           "period_index", "FIRST_YEAR", "LAST_YEAR"]
+__all__ = ["Period", "PeriodKind", "parse_periods", "period_range", "latest_complete", "resolve_period",
+           "resolve_periods", "check_within", "period_index", "FIRST_YEAR", "LAST_YEAR"]
 
 # The years a date of the data contract, and so a period, may fall in.
 FIRST_YEAR, LAST_YEAR = 1900, 2200
@@ -206,6 +207,17 @@ class Period:
         return f"Period('{self}')"
 
 
+def parse_periods(periods: str | Period | Iterable[str | Period]) -> list[Period]:
+    """Periods from what a user passes where several are expected: a list of periods or
+    period strings, or one period, or one string (``"2026-09"``, or comma-separated
+    ``"2026-07,2026-08"``), never read character by character."""
+    if isinstance(periods, Period):
+        return [periods]
+    if isinstance(periods, str):
+        return [Period.parse(word.strip()) for word in periods.split(",") if word.strip()]
+    return [Period.parse(p) for p in periods]
+
+
 def period_range(first: str | Period, last: str | Period) -> list[Period]:
     """Every period from ``first`` to ``last`` inclusive; both of the same kind.
 
@@ -270,7 +282,7 @@ def resolve_periods(period: str | None, periods: str | None,
     PeriodError
         A word is not a period, none is given, or a period lies outside the data.
     """
-    start, end = data_range
+    end = data_range[1]
     if periods is not None:
         first, sep, last = periods.partition("..")
         if not sep or not first.strip() or not last.strip():
@@ -284,11 +296,18 @@ def resolve_periods(period: str | None, periods: str | None,
         found = [resolve_period(w, end) for w in words]
     if not found:
         raise PeriodError(f"--periods {periods!r} is empty: its first period comes after its last")
-    outside = [str(p) for p in found if p.end <= start or p.start > end]
+    check_within(found, data_range)
+    return list(dict.fromkeys(found))
+
+
+def check_within(periods: Iterable[Period], data_range: tuple[pd.Timestamp, pd.Timestamp]) -> None:
+    """Raise PeriodError naming the periods that lie wholly outside the data's range (a
+    period the data covers in part, such as the current month, is allowed)."""
+    start, end = data_range
+    outside = [str(p) for p in periods if p.end <= start or p.start > end]
     if outside:
         raise PeriodError(f"period {', '.join(outside)} lies outside the data, which runs from "
                           f"{start:%Y-%m-%d} to {end:%Y-%m-%d}")
-    return list(dict.fromkeys(found))
 
 
 def period_index(when: pd.Series | pd.Index, origin: Period) -> np.ndarray:

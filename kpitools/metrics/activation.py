@@ -16,7 +16,7 @@ import pandas as pd
 from ibis import _
 
 from ..engine import Table, every_period, in_range, period_windows, run, table, with_medians, within
-from ..periods import Period
+from ..periods import Period, parse_periods
 from .revenue import ratio
 
 __all__ = ["signups", "signups_query", "activation", "activation_query", "activation_history", "onboarding_steps",
@@ -35,7 +35,7 @@ def signups_query(events: Table, *, periods: Sequence[Period | str], days: int =
     ``user_id``, ``signup_at``, ``activated_at``, ``viewed_at``, ``completed_at`` (the
     first of each follow-up event at or after the signup), ``days_to_value`` and
     ``activated`` (within ``days``)."""
-    periods = [Period.parse(p) for p in periods]
+    periods = parse_periods(periods)
     e = table(events)
     first = e.filter(e.event == "signup", in_range(e.timestamp, min(p.start for p in periods),
                                                    max(p.end for p in periods)))
@@ -99,7 +99,7 @@ def activation_history(events: Table, *, periods: Sequence[Period | str], days: 
         with ``onboarding_viewed`` / signups; ``onboarding_completion_rate`` = of
         those, the share with ``onboarding_completed``.
     """
-    periods = [Period.parse(p) for p in periods]
+    periods = parse_periods(periods)
     out = run(activation_query(events, periods=periods, days=days))
     out = every_period(out, periods)
     out["signups"] = out["signups"].fillna(0).astype(int)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..engine import Table, run, table
-from ..periods import Period
+from ..periods import Period, parse_periods
 from ..sources.data import Dataset
 from ..text.catalog import kpi
 from .kpis import kpis_for
@@ -24,7 +24,7 @@ def kpi_history(data: Dataset, periods: Sequence[Period | str], keys: Sequence[s
     Periods before the data starts are left out.
     """
     start = data.date_range[0]
-    periods = [p for p in (Period.parse(p) for p in periods) if p.end > start]
+    periods = [p for p in parse_periods(periods) if p.end > start]
     every = kpis_for(data, periods, keys=keys)
     rows = []
     for p in periods:

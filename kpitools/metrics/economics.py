@@ -16,7 +16,7 @@ import pandas as pd
 from ibis import _
 
 from ..engine import Table, in_periods, in_range, run, table, windows
-from ..periods import Period
+from ..periods import Period, parse_periods
 from .mrr import paid_spans, period_accounts
 from .retention import pooled_models, projected_ltv
 from .revenue import ratio, revenue_metrics
@@ -150,7 +150,7 @@ def unit_economics_history(
         ``profit_after_sm`` = revenue - cost_to_serve - sm_spend; and the inputs used:
         ``churn_rate_avg``, ``new_customers``, ``arpu``, ``new_arpu``.
     """
-    periods = [Period.parse(p) for p in periods]
+    periods = parse_periods(periods)
     churns = churn_averages(subscriptions, periods=periods, months=churn_months)
     needed = sorted({m for p in periods for m in Period.containing(p.last_day, "M").last_n(churn_months)}
                     | set(periods))
@@ -209,7 +209,7 @@ def paid_cac_query(subscriptions: Table, accounts: Table, spend: Table, *,
                    periods: Sequence[Period | str]) -> ibis.Table:
     """Per period: ``paid_spend`` (spend of channels other than ``none``) and ``from_paid``
     (new customers of the period whose account's channel had such spend in it)."""
-    periods = [Period.parse(p) for p in periods]
+    periods = parse_periods(periods)
     rows = in_periods(spend, "date", periods)
     paid = rows.filter(rows.channel != "none")
     spent = paid.group_by("period").agg(paid_spend=_.amount.sum())

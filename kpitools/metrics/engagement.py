@@ -29,7 +29,7 @@ from ..engine import (
     windows,
     within,
 )
-from ..periods import Period
+from ..periods import Period, parse_periods
 
 __all__ = ["active_series", "active_users", "active_history", "first_seen", "feature_adoption", "lifecycle",
            "iso_weeks", "active_query", "feature_adoption_query",
@@ -90,7 +90,7 @@ def active_query(events: Table, *, periods: Sequence[Period | str]) -> ibis.Tabl
     group (or a range join of the pairs themselves) held every window's users at once.
     Windows nobody was active in count 0.
     """
-    periods = [Period.parse(p) for p in periods]
+    periods = parse_periods(periods)
     wanted = []
     for p in periods:
         wanted.append((str(p), "period", p.start, p.end))
@@ -134,7 +134,7 @@ def active_history(events: Table, *, periods: Sequence[Period | str]) -> pd.Data
         three months); ``stickiness`` = dau_avg / mau; ``new_users`` = users whose
         first event ever falls in the period; ``product_adoption_rate`` = new_users / mau.
     """
-    periods = [Period.parse(p) for p in periods]
+    periods = parse_periods(periods)
     out = in_order(run(active_query(events, periods=periods)), periods)
     out["new_users"] = out["new_users"].astype(int)
     return out[["period", *ENGAGEMENT_KEYS]]
@@ -203,7 +203,7 @@ def _running(moves: pd.DataFrame, days: pd.DatetimeIndex) -> np.ndarray:
 
 def feature_adoption_query(events: Table, *, periods: Sequence[Period | str]) -> ibis.Table:
     """The expression of :func:`feature_adoption`."""
-    periods = [Period.parse(p) for p in periods]
+    periods = parse_periods(periods)
     e = table(events)
     spans = period_windows(periods)
     recent = e.filter(in_range(e.timestamp, min(p.start for p in periods), max(p.end for p in periods)))
@@ -221,7 +221,7 @@ def feature_adoption(events: Table, *, periods: Sequence[Period | str]) -> pd.Da
     Returns ``period``, ``feature``, ``users``, ``mau``, ``adoption`` (tidy, one row per
     feature used and period; periods in the order given, features alphabetical).
     """
-    periods = [Period.parse(p) for p in periods]
+    periods = parse_periods(periods)
     out = in_order(run(feature_adoption_query(events, periods=periods)).sort_values("feature"), periods)
     out = out.astype({"users": int, "mau": int, "adoption": float})
     return out[["period", "feature", "users", "mau", "adoption"]]
@@ -230,7 +230,7 @@ def feature_adoption(events: Table, *, periods: Sequence[Period | str]) -> pd.Da
 def lifecycle_query(events: Table, *, periods: Sequence[Period | str]) -> ibis.Table:
     """The expression of :func:`lifecycle`: users active per period (each with its previous
     period's name), those also active in the previous one, and the new ones."""
-    periods = [Period.parse(p) for p in periods]
+    periods = parse_periods(periods)
     every = [periods[0].previous(), *periods]
     spans = windows((str(p), str(p.previous()), p.start, p.end) for p in every)
     e = table(events)
@@ -265,7 +265,7 @@ def lifecycle(events: Table, *, periods: Sequence[Period | str]) -> pd.DataFrame
         previous, not new), ``dormant`` (active in the previous period, not in it;
         negative), and ``active`` = new + returning + resurrecting.
     """
-    periods = [Period.parse(p) for p in periods]
+    periods = parse_periods(periods)
     out = in_order(run(lifecycle_query(events, periods=periods)), periods)
     columns = ["new", "returning", "resurrecting", "dormant", "active"]
     return out.astype({c: int for c in columns})[["period", *columns]]

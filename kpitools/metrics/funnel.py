@@ -32,7 +32,7 @@ from ..engine import (
     windows,
     with_medians,
 )
-from ..periods import Period
+from ..periods import Period, parse_periods
 from .revenue import ratio
 from .trials import trial_funnel, trial_query
 from .visitors import unique_visitors, unique_visitors_query
@@ -65,7 +65,7 @@ def _groups(rows: ibis.Table, by: str) -> list[str]:
 def flow_query(leads: Table, *, periods: Sequence[Period | str], by: str | None = None) -> ibis.Table:
     """Stage entries per period: ``period``, (``by``,) ``stage``, ``count`` (leads whose
     stage timestamp falls in the period), one row per stage with entries."""
-    periods = [Period.parse(p) for p in periods]
+    periods = parse_periods(periods)
     keys = ["period"] + ([by] if by else [])
     parts = []
     for stage, column in STAGES:
@@ -123,7 +123,7 @@ def conversion_query(leads: Table, *, periods: Sequence[Period | str], window_da
     group) ``reached_<stage>`` (contacts that reached the stage or a later one within the
     window) and, unless ``medians`` is False, ``days_<stage>`` (median days from the
     previous stage)."""
-    periods = [Period.parse(p) for p in periods]
+    periods = parse_periods(periods)
     cohort = in_periods(leads, "created_at", periods)
     keys = ["period"] + ([by] if by else [])
     if by:
@@ -189,7 +189,7 @@ def cohort_conversion(leads: Table, *, period: Period | str, window_days: int = 
 
 def pipeline_query(opportunities: Table, *, periods: Sequence[Period | str], by: str | None = None) -> ibis.Table:
     """The expression of :func:`pipeline`."""
-    periods = [Period.parse(p) for p in periods]
+    periods = parse_periods(periods)
     o = table(opportunities)
     ends = windows((str(p), "end", p.end, p.end + pd.Timedelta(days=1)) for p in periods)
     open_ = o.join(ends, [o.created_at < ends.start, o.closed_at.isnull() | (o.closed_at >= ends.start)])
@@ -213,7 +213,7 @@ def pipeline(opportunities: Table, *, periods: Sequence[Period | str], by: str |
         opportunities), ``pipeline_amount`` (their ``amount``), ``weighted_pipeline``
         (sum of amount x probability).
     """
-    periods = [Period.parse(p) for p in periods]
+    periods = parse_periods(periods)
     found = run(pipeline_query(opportunities, periods=periods, by=by))
     columns = ["period", *([by] if by else []), "pipeline_volume", "pipeline_amount", "weighted_pipeline"]
     # without groups every period has its row, open pipeline or not
@@ -251,7 +251,7 @@ def funnel_history(*, periods: Sequence[Period | str], leads: Table | None = Non
     DataFrame
         One row per period (column ``period``), one column per key computed.
     """
-    periods = [Period.parse(p) for p in periods]
+    periods = parse_periods(periods)
     out = {str(p): {} for p in periods}
     visitors = None
     if events is not None:

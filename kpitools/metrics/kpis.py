@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import KeyNameError
-from ..periods import Period
+from ..periods import Period, check_within, parse_periods, resolve_period
 from ..sources.data import Dataset
 from .activation import ACTIVATION_KEYS, activation_history
 from .economics import UNIT_KEYS, unit_economics_history
@@ -80,17 +80,34 @@ def _clean(value: object) -> float | int | None:
     return round(number, 6) if math.isfinite(number) else None
 
 
-def compute_kpis(data: Dataset, period: Period | str, *, keys: Sequence[str] | None = None) -> KpiValues:
+def compute_kpis(data: Dataset, period: Period | str = "latest-month", *,
+                 keys: Sequence[str] | None = None) -> KpiValues:
     """Every registered KPI for one period whose tables are present: :func:`kpis_for` of
     one period.
+
+    Parameters
+    ----------
+    data : Dataset
+        What :func:`kpitools.load` returned.
+    period : Period or str
+        A period (``"2026-09"``, ``"2026-Q3"``, ``"2026-W36"``) or, as on the command
+        line, ``"latest-month"`` (the default), ``"latest-quarter"`` or ``"latest-week"``.
+    keys : sequence of str, optional
+        Only these keys (``kpitools keys`` lists them); default: every key.
 
     Returns
     -------
     dict
         ``{key: number or None}`` in registration order; keys of families whose
         tables are absent are left out.
+
+    Raises
+    ------
+    PeriodError
+        The period lies wholly outside the data (as ``kpitools kpis`` refuses it).
     """
-    period = Period.parse(period)
+    period = resolve_period(period, data.date_range[1])
+    check_within([period], data.date_range)
     return kpis_for(data, [period], keys=keys)[str(period)]
 
 
@@ -136,7 +153,7 @@ def kpis_for(data: Dataset, periods: Sequence[Period | str], *, keys: Sequence[s
     them (see :mod:`kpitools.sources.shared`). Some keys of a period whose every key
     was computed are taken from those.
     """
-    periods = list(dict.fromkeys(Period.parse(p) for p in periods))
+    periods = list(dict.fromkeys(parse_periods(periods)))
     families = FAMILIES if keys is None else families_for(keys)
     suffix = "" if keys is None else " " + ",".join(f.name for f in families)
     names = {p: data.cache_key(f"kpis {p}{suffix}") for p in periods}

@@ -29,7 +29,7 @@ import pandas as pd
 from ibis import _
 
 from ..engine import Table, every_period, run, table, utc_stamp, windows
-from ..periods import Period
+from ..periods import Period, parse_periods
 
 __all__ = ["epoch_ns", "paid_spans", "account_mrr", "mrr_grid", "first_paid_day", "first_paid_days",
            "bridge_query", "mrr_movements", "MOVEMENTS", "BRIDGE_COLUMNS"]
@@ -145,7 +145,7 @@ def bridge_query(subscriptions: Table, *, periods: Sequence[Period | str], year_
     at either end (see :func:`period_accounts`); with ``year_ago`` also the sums behind
     NRR, GRR and twelve-month NRR (``kept_now``, ``kept_prev``, ``capped``, ``kept_12m``,
     ``base_12m``)."""
-    periods = [Period.parse(p) for p in periods]
+    periods = parse_periods(periods)
     a = period_accounts(subscriptions, periods, year_ago=year_ago)
     gained = (a.prev == 0) & (a.cur > 0)
     classes = {"new": gained & ~a.paid_before, "reactivation": gained & a.paid_before,
@@ -204,5 +204,5 @@ def mrr_movements(subscriptions: Table, *, periods: Sequence[Period | str]) -> p
         ``churned_customers``, ``reactivated_customers``, ``customers``. Every
         amount is positive; ``mrr_start + net_new_mrr == mrr``.
     """
-    periods = [Period.parse(p) for p in periods]
+    periods = parse_periods(periods)
     return bridge_frame(run(bridge_query(subscriptions, periods=periods)), periods)[BRIDGE_COLUMNS]

@@ -10,7 +10,7 @@ import pandas as pd
 from ibis import _
 
 from ..engine import Table, every_period, in_periods, run, table
-from ..periods import Period
+from ..periods import Period, parse_periods
 
 __all__ = ["nps_score", "nps_by", "score_counts", "nps_query", "nps_history", "outside_indicators",
            "outside_history", "NPS_KEYS"]
@@ -29,7 +29,7 @@ def _scored(responses: ibis.Table, keys: list[str]) -> ibis.Table:
 
 def nps_query(nps: Table, *, periods: Sequence[Period | str]) -> ibis.Table:
     """The expression of :func:`nps_history`."""
-    periods = [Period.parse(p) for p in periods]
+    periods = parse_periods(periods)
     return _scored(in_periods(nps, "responded_at", periods), ["period"])
 
 
@@ -37,7 +37,7 @@ def nps_history(nps: Table, *, periods: Sequence[Period | str]) -> pd.DataFrame:
     """NPS of the responses in each period: % promoters (9-10) - % detractors (0-6), from
     -100 to 100. One row per period: ``period``, ``responses``, ``promoters``,
     ``passives``, ``detractors``, ``nps`` (NaN without responses)."""
-    periods = [Period.parse(p) for p in periods]
+    periods = parse_periods(periods)
     out = every_period(run(nps_query(nps, periods=periods)), periods)
     out[_COUNTS] = out[_COUNTS].fillna(0).astype(int)
     out["nps"] = out["nps"].astype(float)
@@ -83,7 +83,7 @@ def outside_history(*, periods: Sequence[Period | str], events: Table | None = N
     ``webinar_attendees`` = users with a ``webinar_attended`` event in the period plus the
     ``webinar_attendees`` of channel_metrics; ``social_engagements`` = the sum of
     channel_metrics ``engagements``. Columns whose sources are all absent are left out."""
-    periods = [Period.parse(p) for p in periods]
+    periods = parse_periods(periods)
     out = pd.DataFrame({"period": [str(p) for p in periods]})
     attendees = None
     if events is not None:

@@ -19,7 +19,7 @@ import ibis.expr.types as ir
 
 from ..engine import literal_windows
 from ..errors import DialectError, KeyNameError
-from ..periods import Period
+from ..periods import Period, parse_periods
 from ..sources.schema import TABLES
 from .activation import ACTIVATION_KEYS, activation_query
 from .activity import activity_counts_query
@@ -144,7 +144,7 @@ def sql(key: str, *, periods: Sequence[Period | str], dialect: str = "duckdb",
                            "bigquery, databricks, trino") from None
     tables = dict(tables) if tables is not None else contract_tables(query.needs)
     with literal_windows():
-        expr = query.build(tables, [Period.parse(p) for p in periods])
+        expr = query.build(tables, parse_periods(periods))
         return ibis.to_sql(expr, dialect=dialect)
 
 
@@ -152,4 +152,4 @@ def compile_all(name: str, *, periods: Sequence[Period | str], dialect: str) -> 
     """The SQL of one of :data:`EXPRESSIONS` over the contract's unbound tables."""
     needs, build = EXPRESSIONS[name]
     with literal_windows():
-        return ibis.to_sql(build(contract_tables(needs), [Period.parse(p) for p in periods]), dialect=dialect)
+        return ibis.to_sql(build(contract_tables(needs), parse_periods(periods)), dialect=dialect)

@@ -15,7 +15,7 @@ import pandas as pd
 from ibis import _
 
 from ..engine import Table, every_period, remembered, run, table, utc_stamp, windows, within
-from ..periods import Period
+from ..periods import Period, parse_periods
 from .mrr import BRIDGE_COLUMNS, bridge_frame, bridge_query, first_paid_days, period_accounts
 
 __all__ = ["mrr_on", "revenue_snapshot", "revenue_metrics", "early_churn_rate", "ratio", "retention_by",
@@ -126,7 +126,7 @@ def revenue_metrics(subscriptions: Table, *, periods: Sequence[Period | str]) ->
 
         A ratio over zero is NaN, never infinity.
     """
-    periods = [Period.parse(p) for p in periods]
+    periods = parse_periods(periods)
     return remembered("revenue_metrics", subscriptions, tuple(periods),
                       lambda: _revenue_metrics(subscriptions, periods))
 
@@ -197,7 +197,7 @@ def early_churn_history(subscriptions: Table, *, periods: Sequence[Period | str]
         ``early_churn_cohort`` (accounts in the cohort) and ``early_churned`` (of those,
         lost early).
     """
-    periods = [Period.parse(p) for p in periods]
+    periods = parse_periods(periods)
     found = run(early_churn_query(subscriptions, periods=periods, window_days=window_days,
                                   from_months=from_months, to_months=to_months))
     out = every_period(found, periods)

@@ -19,7 +19,7 @@ import pandas as pd
 from ibis import _
 
 from ..engine import Table, every_period, in_order, in_range, period_windows, run, table, within
-from ..periods import Period
+from ..periods import Period, parse_periods
 from .visitors import unique_visitors_query
 
 __all__ = ["sessionize", "sessions_query", "session_history", "session_metrics", "SESSION_KEYS"]
@@ -68,7 +68,7 @@ def session_query(events: Table, *, periods: Sequence[Period | str], gap: str | 
                   margin: str | pd.Timedelta = "2D", follow: str | pd.Timedelta = "1D",
                   by: str | None = None) -> ibis.Table:
     """The expression of :func:`session_history`: one row per period (and group)."""
-    periods = [Period.parse(p) for p in periods]
+    periods = parse_periods(periods)
     lo = min(p.start for p in periods) - pd.Timedelta(margin)
     hi = max(p.end for p in periods) + pd.Timedelta(follow)
     sessions = within(sessions_query(events, gap=gap, start=lo, end=hi), "start", period_windows(periods))
@@ -132,7 +132,7 @@ def session_history(events: Table, *, periods: Sequence[Period | str], gap: str 
         period) and ``time_on_site_s`` (mean duration of the website sessions). A
         ratio over zero sessions is NaN.
     """
-    periods = [Period.parse(p) for p in periods]
+    periods = parse_periods(periods)
     out = run(session_query(events, periods=periods, gap=gap, margin=margin, follow=follow, by=by))
     keys = ["period"] if by is None else ["period", by]
     if by is None:  # a period without a session still has its row

@@ -9,7 +9,7 @@ import pandas as pd
 from ibis import _
 
 from ..engine import Table, every_period, in_periods, run
-from ..periods import Period
+from ..periods import Period, parse_periods
 
 __all__ = ["spend_query", "spend_history", "spend_totals", "cost_history", "cost_to_serve", "spend_by_channel",
            "cost_breakdown"]
@@ -17,7 +17,7 @@ __all__ = ["spend_query", "spend_history", "spend_totals", "cost_history", "cost
 
 def spend_query(spend: Table, *, periods: Sequence[Period | str]) -> ibis.Table:
     """The expression of :func:`spend_history`."""
-    rows = in_periods(spend, "date", [Period.parse(p) for p in periods])
+    rows = in_periods(spend, "date", parse_periods(periods))
     per = rows.group_by("period").agg(
         marketing_spend=(rows.category == "marketing").ifelse(rows.amount, 0.0).sum(),
         sales_spend=(rows.category == "sales").ifelse(rows.amount, 0.0).sum())
@@ -39,7 +39,7 @@ def spend_history(spend: Table, *, periods: Sequence[Period | str]) -> pd.DataFr
         One row per period: ``period``, ``sm_spend`` = ``marketing_spend`` +
         ``sales_spend`` (0 for a period without spend).
     """
-    periods = [Period.parse(p) for p in periods]
+    periods = parse_periods(periods)
     out = every_period(run(spend_query(spend, periods=periods)), periods)
     columns = ["sm_spend", "marketing_spend", "sales_spend"]
     out[columns] = out[columns].fillna(0.0).astype(float)
@@ -56,7 +56,7 @@ def spend_totals(spend: Table, *, period: Period | str) -> dict[str, float]:
 def cost_history(costs: Table, *, periods: Sequence[Period | str]) -> pd.DataFrame:
     """Costs dated in each period: ``period``, ``cost_to_serve`` (0 for a period without
     costs), one query for every period."""
-    periods = [Period.parse(p) for p in periods]
+    periods = parse_periods(periods)
     rows = in_periods(costs, "date", periods)
     out = every_period(run(rows.group_by("period").agg(cost_to_serve=_.amount.sum())), periods)
     out["cost_to_serve"] = out["cost_to_serve"].fillna(0.0).astype(float)

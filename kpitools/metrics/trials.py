@@ -11,7 +11,7 @@ import pandas as pd
 from ibis import _
 
 from ..engine import Table, in_periods, run, table, whole, with_medians
-from ..periods import Period
+from ..periods import Period, parse_periods
 from .mrr import first_paid_days
 from .revenue import ratio
 from .visitors import unique_visitors
@@ -25,7 +25,7 @@ def trial_query(events: Table, *, periods: Sequence[Period | str], window_days: 
     """The trial users of each period and what became of them: per period (and group of
     the trial's ``by``) ``trials``, ``pqls``, ``paid`` and, unless ``medians`` is False,
     the median days to each (``days_pql``, ``days_paid``)."""
-    periods = [Period.parse(p) for p in periods]
+    periods = parse_periods(periods)
     e = table(events)
     started = in_periods(e.filter(e.event == "trial_started"), "timestamp", periods)
     first = started.mutate(rank=ibis.row_number().over(

@@ -10,7 +10,7 @@ import pandas as pd
 from ibis import _
 
 from ..engine import Table, in_range, period_windows, run, table, within
-from ..periods import Period
+from ..periods import Period, parse_periods
 
 __all__ = ["unique_visitors_query", "unique_visitors"]
 
@@ -19,7 +19,7 @@ def unique_visitors_query(events: Table, *, periods: Sequence[Period | str], by:
     """Distinct users with a ``page_view`` in each period (``period``, ``visitors``); with
     ``by`` (a column of events, such as ``channel``), per value of that column on the
     user's first page view of the period (empty as ``"(none)"``)."""
-    periods = [Period.parse(p) for p in periods]
+    periods = parse_periods(periods)
     e = table(events)
     views = e.filter(e.event == "page_view", in_range(e.timestamp, min(p.start for p in periods),
                                                       max(p.end for p in periods)))
