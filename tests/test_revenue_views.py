@@ -82,12 +82,15 @@ def test_tiles(subs, tmp_path):
     t = kpi_tiles(data, "2024-02", ["mrr", "customer_churn_rate"]).set_index("key")
     assert (t.loc["mrr", "value"], t.loc["mrr", "previous"]) == (710, 900)
     assert t.loc["mrr", "change"] == -190 and t.loc["mrr", "change_pct"] == pytest.approx(-190 / 900)
-    assert np.isnan(t.loc["mrr", "last_year"]) or t.loc["mrr", "last_year"] == 0
+    # 2023-02 lies before the data (from 2023-10-01): no comparison, never "+710 vs last year"
+    assert pd.isna(t.loc["mrr", "last_year"]) and pd.isna(t.loc["mrr", "yoy_change"])
+    assert pd.isna(t.loc["customer_churn_rate", "yoy_change"])
     assert t.loc["customer_churn_rate", "value"] == 0.25 and t.loc["customer_churn_rate", "previous"] == 0
     html = tiles(t.reset_index()).data
     assert "target 800: missed" in html  # MRR 710 below 800
     assert "target 20.0%: missed" in html  # churn 25 % above a 20 % ceiling
     assert "▲ +25.0 pts vs previous" in html and "kt-bad" in html
+    assert html.count("vs last year: —") == 2
 
 
 def test_change_words():

@@ -75,9 +75,17 @@ def kpi_tiles(data: Dataset, period: Period | str, keys: Sequence[str]) -> pd.Da
         One row per key: ``key``, ``label``, ``value``, ``previous``, ``change``
         (value - previous), ``change_pct``, ``last_year``, ``yoy_change``,
         ``yoy_pct``, ``target``, ``higher_is_better``. Rates change in
-        percentage points: ``change`` of a rate is a difference of shares.
+        percentage points: ``change`` of a rate is a difference of shares. A
+        comparison period that starts before the data does is missing (NaN): the
+        data does not cover it.
     """
-    now, prev, year = kpis_for(data, tile_periods(period)).values()
+    this, before, year_before = tile_periods(period)
+    now, prev, year = kpis_for(data, [this, before, year_before]).values()
+    # a period the data does not cover whole is no comparison: its values would be zeros
+    # or partial sums, not last year's business ("—", never "+7,000 vs last year")
+    covered_from = data.date_range[0].floor("D")
+    prev = prev if before.start >= covered_from else {}
+    year = year if year_before.start >= covered_from else {}
     goals = _targets_of(data.targets, period)
     rows = []
     for key in keys:
