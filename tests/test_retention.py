@@ -147,13 +147,32 @@ def test_sbg_rejects_bad_counts():
 def test_fit_cohorts_pools(subs):
     table = fit_cohorts(revenue_cohorts(subs, through="2024-02"), min_size=1, min_periods=1)
     pooled = table.iloc[-1]
-    assert pooled["cohort"] == "all (pooled)" and pooled["size"] == 1 + 1 + 1 + 2 + 1
+    # the pooled fit rests on the four cohorts observed for a period or more (2024-02 is not),
+    # 1 + 1 + 1 + 2 customers, the oldest observed for four periods
+    assert pooled["cohort"] == "all (pooled)" and pooled["size"] == 1 + 1 + 1 + 2
+    assert (pooled["cohorts"], pooled["periods"]) == (4, 4)
     expected = fit_sbg_cohorts([[1, 1, 0, 0, 0], [1, 1, 1, 0], [1, 1, 1], [2, 2]])
     assert pooled["churn_first_period"] == pytest.approx(expected.mean_churn_rate)
     # six accounts cannot tell heterogeneous churn from a constant rate: alpha and beta run off
     assert expected.homogeneous and np.isnan(pooled["alpha"])
     assert pooled["note"] == "geometric: churn alike for every customer"
     assert table.set_index("cohort").loc["2024-02", "note"] == "too small or too young to fit"
+
+
+def test_a_median_lifetime_beyond_the_data_is_said_so():
+    from kpitools.text.narrative import lifetime_text, projection_story
+
+    assert lifetime_text(14.0, 23) == "about 14 months"
+    assert lifetime_text(1342.0, 23) == "beyond 23 months"
+    assert lifetime_text(float("inf"), 8, "quarter") == "beyond 8 quarters"
+    assert lifetime_text(1.0, 1, "quarter") == "about 1 quarter"
+    assert lifetime_text(float("nan"), 5) == "—"
+    model = fit_sbg([1000, 900, 850, 820, 800])  # a slow leak: the median is far beyond four months
+    assert model.median_lifetime() > 4
+    story = projection_story(model, observed=4, customers=1000, cohorts=1)
+    assert story.startswith("The model is fitted to 1,000 customers in 1 cohort, observed for up to 4 months.")
+    assert "More than half of a cohort is still there after 4 months" in story
+    assert f"{model.median_lifetime():.0f}" not in story.split("observed")[1]
 
 
 def test_churn_mix(subs):

@@ -221,25 +221,29 @@ def fit_cohorts(tidy: pd.DataFrame, *, min_size: int = 20, min_periods: int = 3)
     -------
     DataFrame
         One row per cohort and a last row ``cohort == "all (pooled)"``: ``cohort``,
-        ``size``, ``periods`` observed, ``alpha``, ``beta``, ``churn_first_period``
-        (alpha / (alpha + beta)), ``median_lifetime`` (periods), ``note``.
+        ``cohorts`` fitted (1, or the pooled cohorts: those observed one period or more),
+        ``size`` (their customers at start), ``periods`` observed (the most of them),
+        ``alpha``, ``beta``, ``churn_first_period`` (alpha / (alpha + beta)),
+        ``median_lifetime`` (periods; it may lie beyond ``periods``, where the data cannot
+        check it), ``note``.
     """
     counts = survivor_counts(tidy)
     rows = []
     usable = []
     for cohort, n in counts.items():
-        row = {"cohort": cohort, "size": n[0] if n else 0, "periods": max(len(n) - 1, 0)}
+        row = {"cohort": cohort, "cohorts": 1, "size": n[0] if n else 0, "periods": max(len(n) - 1, 0)}
         if len(n) - 1 < min_periods or not n or n[0] < min_size:
             row["note"] = "too small or too young to fit"
         else:
             usable.append(n)
             row.update(_fit_row(fit_sbg, n))
         rows.append(row)
-    pooled = {"cohort": "all (pooled)", "size": sum(n[0] for n in counts.values() if n),
-              "periods": max((len(n) - 1 for n in counts.values()), default=0)}
-    pooled.update(_fit_row(fit_sbg_cohorts, [n for n in counts.values() if len(n) >= 2]))
+    pooled_on = [n for n in counts.values() if len(n) >= 2]
+    pooled = {"cohort": "all (pooled)", "cohorts": len(pooled_on), "size": sum(n[0] for n in pooled_on),
+              "periods": max((len(n) - 1 for n in pooled_on), default=0)}
+    pooled.update(_fit_row(fit_sbg_cohorts, pooled_on))
     rows.append(pooled)
-    cols = ["cohort", "size", "periods", "alpha", "beta", "churn_first_period", "median_lifetime", "note"]
+    cols = ["cohort", "cohorts", "size", "periods", "alpha", "beta", "churn_first_period", "median_lifetime", "note"]
     return pd.DataFrame(rows).reindex(columns=cols)
 
 

@@ -1,5 +1,5 @@
 """Recurring revenue from subscription spans: MRR, ARR, customers, ARPU, churn rates,
-NRR and GRR, quick ratio, the seeds' retention rate and early churn.
+NRR and GRR, quick ratio, customer retention rate (CRR) and early churn.
 
 A span is active on day ``d`` when ``start_date <= d < end_date`` (an empty
 ``end_date`` is still active); an account's MRR on ``d`` is the sum of ``mrr``

@@ -144,17 +144,17 @@ CATALOG: dict[str, Kpi] = {k.key: k for k in [
        "pipeline as it turned out."),
     _k("dau_avg", "DAU (average)", "count", True,
        "Mean over the period's days of the distinct users with at least one event that day (UTC). "
-       "The seeds' shortcut (a year's daily users summed and divided by the days) is this average."),
+       "The common shortcut (a year's daily users summed and divided by its days) is this average."),
     _k("wau_avg", "WAU (average)", "count", True,
        "Mean over the ISO weeks whose Thursday falls in the period of the distinct users active in "
        "the week."),
     _k("mau", "MAU", "count", True,
        "Distinct users with an event in the period (a month); for a quarter, the mean of its three "
-       "months. The seeds' 'yearly sum of monthly users / 12' is the same mean over a year."),
+       "months. The common 'yearly sum of monthly users / 12' is the same mean over a year."),
     _k("stickiness", "Stickiness", "rate", True, "DAU (average) / MAU."),
     _k("new_users", "New users", "count", True, "Users whose first event ever falls in the period."),
     _k("product_adoption_rate", "Product adoption", "rate", True,
-       "The seeds' adoption rate: new users / MAU (above 100 % is possible for a quarter, whose MAU "
+       "New users / MAU (above 100 % is possible for a quarter, whose MAU "
        "is a monthly mean)."),
     _k("activation_rate", "Activation", "rate", True,
        "Share of the users with a `signup` in the period that reach `activated` within 14 days."),

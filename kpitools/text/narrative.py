@@ -14,7 +14,7 @@ from .display import escape
 __all__ = ["revenue_story", "churn_story", "unit_economics_story", "channel_story", "cohort_story",
            "group_retention_story", "projection_story", "funnel_story", "channel_move_story",
            "divergence_story", "engagement_story", "feature_story", "onboarding_story",
-           "segment_story", "change_words"]
+           "segment_story", "change_words", "lifetime_text"]
 
 
 def _pct(value: float | None) -> str:
@@ -180,15 +180,43 @@ def group_retention_story(curves: pd.DataFrame, *, age: int, by: str = "channel"
             f"{int(worst['cohort_size']):,}).")
 
 
-def projection_story(model, *, unit: str = "month", ltv: float | None = None) -> str:
-    """What the fitted sBG model implies for lifetime."""
+def lifetime_text(median: float, observed: int, unit: str = "month") -> str:
+    """A median lifetime as far as the data supports it: ``"about 14 months"`` within the
+    periods observed, ``"beyond 23 months"`` past them (a fit says little beyond its data)."""
+    if median != median:
+        return "—"
+    if median == float("inf") or median > observed:
+        return f"beyond {observed} {_plural(observed, unit)}"
+    return f"about {median:.0f} {_plural(round(median), unit)}"
+
+
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else f"{word}s"
+
+
+def projection_story(model, *, unit: str = "month", ltv: float | None = None, observed: int | None = None,
+                     customers: int | None = None, cohorts: int | None = None) -> str:
+    """What the fitted sBG model implies for lifetime, and what it rests on: ``customers``
+    in ``cohorts`` observed for up to ``observed`` periods (a median beyond them is
+    "beyond N")."""
     median = model.median_lifetime()
-    half = "never within the horizon" if median == float("inf") else f"after about {median:.0f} {unit}s"
-    text = (f"The retention model (shifted-beta-geometric, alpha {model.alpha:.2f}, beta "
+    if observed is None:
+        half = "never within the horizon" if median == float("inf") else f"after about {median:.0f} {unit}s"
+        half = f"Half of a cohort is gone {half}."
+    elif median == float("inf") or median > observed:
+        half = (f"More than half of a cohort is still there after {observed} {_plural(observed, unit)}, as far as "
+                f"the data reaches; the model's median lifetime lies beyond that, where it cannot be checked.")
+    else:
+        half = f"Half of a cohort is gone after about {median:.0f} {_plural(round(median), unit)}."
+    rests = ""
+    if customers is not None and cohorts is not None and observed is not None:
+        rests = (f"The model is fitted to {customers:,} {_plural(customers, 'customer')} in {cohorts:,} "
+                 f"{_plural(cohorts, 'cohort')}, observed for up to {observed} {_plural(observed, unit)}. ")
+    text = (f"{rests}The retention model (shifted-beta-geometric, alpha {model.alpha:.2f}, beta "
             f"{model.beta:.2f}) expects a new customer to churn in its first {unit} with probability "
             f"{_pct(model.mean_churn_rate)}, and those who stay to become steadily more loyal: "
             f"retention rises from {_pct(model.retention(1)[0])} in the first {unit} to "
-            f"{_pct(model.retention(24)[-1])} by the 24th. Half of a cohort is gone {half}.")
+            f"{_pct(model.retention(24)[-1])} by the 24th. {half}")
     if ltv is not None and ltv == ltv:
         text += f" Discounted at 10 % a year, that lifetime is worth **{format_value('ltv', ltv)}** per customer."
     return text
