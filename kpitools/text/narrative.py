@@ -14,7 +14,7 @@ from .display import escape
 __all__ = ["revenue_story", "churn_story", "unit_economics_story", "channel_story", "cohort_story",
            "group_retention_story", "projection_story", "funnel_story", "channel_move_story",
            "divergence_story", "engagement_story", "feature_story", "onboarding_story",
-           "segment_story", "change_words", "lifetime_text"]
+           "segment_story", "change_words", "lifetime_text", "counted"]
 
 
 def _pct(value: float | None) -> str:
@@ -55,12 +55,11 @@ def revenue_story(now: pd.Series, prev: pd.Series | None = None) -> str:
     text = (f"MRR {direction} to **{format_value('mrr', now['mrr'])}** at the end of {now['period']} "
             f"({change_words(now['mrr'], now['mrr_start'])}): net new MRR of "
             f"**{format_value('net_new_mrr', now['net_new_mrr'], signed=True)}** is new "
-            f"{format_value('mrr', now['new_mrr'])} from {now['new_customers']:,} new customers, "
+            f"{format_value('mrr', now['new_mrr'])} from {counted(now['new_customers'], 'new customer')}, "
             f"reactivation {format_value('mrr', now['reactivation_mrr'])}, expansion "
             f"{format_value('mrr', now['expansion_mrr'])}, less contraction "
             f"{format_value('mrr', now['contraction_mrr'])} and churn "
-            f"{format_value('mrr', now['churned_mrr'])} from {now['churned_customers']:,} "
-            f"customers.")
+            f"{format_value('mrr', now['churned_mrr'])} from {counted(now['churned_customers'], 'customer')}.")
     if prev is not None:
         deltas = {k: parts[k] - v for k, v in {
             "new": prev["new_mrr"], "reactivation": prev["reactivation_mrr"],
@@ -194,6 +193,12 @@ def _plural(n: int, word: str) -> str:
     return word if n == 1 else f"{word}s"
 
 
+def counted(n: float, noun: str) -> str:
+    """A count with its noun in the right number: ``"1 new customer"``, ``"1,204 users"``."""
+    n = int(n)
+    return f"{n:,} {_plural(n, noun)}"
+
+
 def projection_story(model, *, unit: str = "month", ltv: float | None = None, observed: int | None = None,
                      customers: int | None = None, cohorts: int | None = None) -> str:
     """What the fitted sBG model implies for lifetime, and what it rests on: ``customers``
@@ -275,7 +280,7 @@ def engagement_story(now: dict, prev: dict, life: pd.DataFrame) -> str:
     share_new = last["new"] / last["active"] if last["active"] else float("nan")
     text = (f"MAU was **{now['mau']:,.0f}** ({mau}) and stickiness (DAU/MAU) **{_pct(now['stickiness'])}** "
             f"({stick}). New users make up {_pct(share_new)} of this period's active users; "
-            f"{abs(int(last['dormant'])):,} users of the previous period went dormant.")
+            f"{counted(abs(int(last['dormant'])), 'user')} of the previous period went dormant.")
     if now["mau"] > prev["mau"] and now["stickiness"] < prev["stickiness"]:
         text += (" **Engagement is growing with signups, not with use**: more users, each coming back "
                  "less often.")
