@@ -24,7 +24,7 @@ from kpitools.metrics.engagement import (
     lifecycle,
 )
 from kpitools.metrics.nps import nps_by, nps_score, outside_indicators, score_counts
-from kpitools.metrics.sessions import session_metrics, sessionize
+from kpitools.metrics.sessions import session_kinds, session_metrics, sessionize
 from kpitools.sources.validate import check_table
 
 ROWS = [
@@ -76,6 +76,16 @@ def test_session_metrics(events):
     assert m["unique_visitors"] == 2  # a and b viewed pages in January
     # sessions with a page: a's bounce (0 s) and b's first (20 min)
     assert m["time_on_site_s"] == pytest.approx((0 + 20 * 60) / 2)
+    # product sessions (no page view): b's lone feature_used, d's three (4 + 1 + 1 events, the
+    # first 20 minutes long), e's signup: 8 actions over 5 sessions, 20 minutes over 5
+    assert (m["website_sessions"], m["product_sessions"]) == (2, 5)
+    assert m["actions_per_product_session"] == pytest.approx(8 / 5)
+    assert m["product_session_duration_s"] == pytest.approx(20 * 60 / 5)
+    kinds = session_kinds(events, period="2024-01").set_index("kind")
+    assert kinds.loc["website", "sessions"] == 2 and kinds.loc["product", "sessions"] == 5
+    assert kinds.loc["website", "share"] == pytest.approx(2 / 7) and kinds.loc["website", "bounce_rate"] == 0.5
+    assert np.isnan(kinds.loc["product", "bounce_rate"])  # a product session cannot bounce
+    assert kinds.loc["product", "actions_per_session"] == pytest.approx(8 / 5)
     by = session_metrics(events, period="2024-01", by="channel").set_index("channel")
     assert by.loc["paid", "sessions"] == 2 and by.loc["paid", "bounce_rate"] == 0.5
 

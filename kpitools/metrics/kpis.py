@@ -305,7 +305,7 @@ def _visitors(data: Dataset, periods: list[Period], so_far: ByPeriod) -> ByPerio
 
 @register("sessions", needs=("events",), keys=tuple(k for k in SESSION_KEYS if k != "unique_visitors"))
 def _sessions(data: Dataset, periods: list[Period], so_far: ByPeriod) -> ByPeriod:
-    return _rows(session_history(data.events, periods=periods))
+    return _rows(session_history(data.events, periods=periods)[["period", *SESSION_KEYS]])
 
 
 @register("activation", needs=("events",), keys=ACTIVATION_KEYS)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import ibis
+import numpy as np
 import pandas as pd
 from ibis import _
 
@@ -22,10 +23,14 @@ from ..engine import Table, every_period, in_order, in_range, period_windows, ru
 from ..periods import Period, parse_periods
 from .visitors import unique_visitors_query
 
-__all__ = ["sessionize", "sessions_query", "session_history", "session_metrics", "SESSION_KEYS"]
+__all__ = ["sessionize", "sessions_query", "session_history", "session_metrics", "session_kinds", "SESSION_KEYS",
+           "SESSION_SPLIT"]
 
 SESSION_KEYS = ("sessions", "pages_per_session", "clicks_per_session", "actions_per_session",
                 "avg_session_duration_s", "bounce_rate", "unique_visitors", "time_on_site_s")
+# the sessions split into website and in-product ones, beside the keys (not KPIs of their own)
+SESSION_SPLIT = ("website_sessions", "product_sessions", "actions_per_product_session",
+                 "product_session_duration_s")
 _SESSION_COLUMNS = ["user_id", "start", "end", "duration_s", "events", "pages", "clicks", "bounce", "channel"]
 
 
@@ -84,7 +89,9 @@ def session_query(events: Table, *, periods: Sequence[Period | str], gap: str | 
         actions=_.events.sum(),
         avg_session_duration_s=_.duration_s.mean(),
         bounces=(web & sessions.bounce).cast("int32").sum(),
-        time_on_site_s=web.ifelse(sessions.duration_s, ibis.null("float64")).mean())
+        time_on_site_s=web.ifelse(sessions.duration_s, ibis.null("float64")).mean(),
+        product_actions=(~web).ifelse(sessions.events, 0).sum(),
+        product_duration_s=(~web).ifelse(sessions.duration_s, ibis.null("float64")).mean())
     visitors = unique_visitors_query(events, periods=periods, by=by)
     joined = stats.outer_join(visitors, keys) if by is not None else stats.left_join(visitors, keys)
     if by is not None:  # a group may have visitors without sessions, or sessions without visitors
@@ -99,7 +106,11 @@ def session_query(events: Table, *, periods: Sequence[Period | str], gap: str | 
         avg_session_duration_s=joined.avg_session_duration_s,
         bounce_rate=joined.bounces / joined.web.nullif(0),
         unique_visitors=joined.visitors.fill_null(0),
-        time_on_site_s=joined.time_on_site_s)
+        time_on_site_s=joined.time_on_site_s,
+        website_sessions=joined.web.fill_null(0),
+        product_sessions=sessions_n - joined.web.fill_null(0),
+        actions_per_product_session=joined.product_actions / (sessions_n - joined.web.fill_null(0)).nullif(0),
+        product_session_duration_s=joined.product_duration_s)
 
 
 def session_history(events: Table, *, periods: Sequence[Period | str], gap: str | pd.Timedelta = "30min",
@@ -129,8 +140,11 @@ def session_history(events: Table, *, periods: Sequence[Period | str], gap: str 
         over all sessions), ``avg_session_duration_s`` (last event - first event),
         ``bounce_rate`` (website sessions of a single page view and nothing else /
         website sessions), ``unique_visitors`` (distinct users with a page view in the
-        period) and ``time_on_site_s`` (mean duration of the website sessions). A
-        ratio over zero sessions is NaN.
+        period) and ``time_on_site_s`` (mean duration of the website sessions); beside
+        them the sessions split in two, ``website_sessions`` and ``product_sessions``
+        (in-product events only, which cannot bounce), with the product sessions' own
+        ``actions_per_product_session`` and ``product_session_duration_s``. A ratio
+        over zero sessions is NaN.
     """
     periods = parse_periods(periods)
     out = run(session_query(events, periods=periods, gap=gap, margin=margin, follow=follow, by=by))
@@ -138,10 +152,11 @@ def session_history(events: Table, *, periods: Sequence[Period | str], gap: str 
     if by is None:  # a period without a session still has its row
         out = every_period(out, periods)
     out = in_order(out.sort_values(keys[1:]) if by else out, periods)
-    for column in ("sessions", "unique_visitors"):
+    counts = ("sessions", "unique_visitors", "website_sessions", "product_sessions")
+    for column in counts:
         out[column] = out[column].fillna(0).astype(int)
-    return out[[*keys, *SESSION_KEYS]].astype({k: float for k in SESSION_KEYS if k not in (
-        "sessions", "unique_visitors")})
+    columns = [*SESSION_KEYS, *SESSION_SPLIT]
+    return out[[*keys, *columns]].astype({k: float for k in columns if k not in counts})
 
 
 def session_metrics(events: Table, *, period: Period | str, gap: str | pd.Timedelta = "30min",
@@ -150,3 +165,29 @@ def session_metrics(events: Table, *, period: Period | str, gap: str | pd.Timede
     one per value of ``by``)."""
     out = session_history(events, periods=[period], gap=gap, margin=margin, by=by)
     return out.drop(columns="period").reset_index(drop=True)
+
+
+def session_kinds(events: Table, *, period: Period | str, gap: str | pd.Timedelta = "30min") -> pd.DataFrame:
+    """Website sessions (with a page view) beside sessions inside the product (no page view,
+    which cannot bounce), each with its own measures.
+
+    Returns
+    -------
+    DataFrame
+        Two rows, ``kind`` ``"website"`` and ``"product"``: ``sessions``, ``share`` of all
+        sessions, ``bounce_rate`` and ``pages_per_session`` (website only), ``actions_per_session``
+        (product only) and ``duration_s`` (mean, last event - first event).
+    """
+    m = session_metrics(events, period=period, gap=gap).iloc[0]
+    total = m["sessions"]
+    rows = [
+        {"kind": "website", "sessions": int(m["website_sessions"]), "bounce_rate": m["bounce_rate"],
+         "pages_per_session": m["pages_per_session"], "actions_per_session": np.nan,
+         "duration_s": m["time_on_site_s"]},
+        {"kind": "product", "sessions": int(m["product_sessions"]), "bounce_rate": np.nan,
+         "pages_per_session": np.nan, "actions_per_session": m["actions_per_product_session"],
+         "duration_s": m["product_session_duration_s"]},
+    ]
+    out = pd.DataFrame(rows)
+    out.insert(2, "share", out["sessions"] / total if total else np.nan)
+    return out
