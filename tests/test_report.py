@@ -223,3 +223,28 @@ def test_the_warm_up_runs_the_notebooks_imports_and_nothing_else(tmp_path):
     namespace: dict = {}
     exec(code, namespace)  # the missing module is skipped
     assert namespace["p"] is __import__("os").path and "no_such_module_here" not in namespace
+
+
+def test_the_index_lists_reports_in_order_and_names_their_data(tmp_path):
+    """Whatever order a run finished them in, the index lists a period's reports overview
+    first and data quality last; one source is named once, several each beside its reports."""
+    from kpitools.report.index import write_index
+    from kpitools.report.publish import write_manifest
+
+    folder = tmp_path / "2025-06"
+    folder.mkdir()
+    names = ["data_quality", "engagement", "overview", "funnel"]  # completion order
+    for name in names:
+        (folder / f"{name}.html").write_text("<html></html>")
+    entry = {"ok": True, "error": "", "skipped": "", "data": "x", "rendered_at": "2025-07-01T00:00:00"}
+    write_manifest(folder, {n: {**entry, "title": n.title(), "source": "data/acme"} for n in names})
+    page = write_index(tmp_path).read_text()
+    links = re.findall(r'href="2025-06/(\w+)\.html"', page)
+    assert links == ["overview", "funnel", "engagement", "data_quality"]
+    assert "<dt>Data</dt><dd>data/acme</dd>" in page and "data: data/acme" not in page
+    manifest = {n: {**entry, "title": n.title(), "source": "data/acme"} for n in names}
+    manifest["funnel"]["source"] = "data/beta"
+    write_manifest(folder, manifest)
+    page = write_index(tmp_path).read_text()
+    assert "2 sources: each report names its own" in page
+    assert page.count("data: data/acme") == 3 and page.count("data: data/beta") == 1

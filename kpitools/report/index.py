@@ -1,4 +1,5 @@
-"""``reports/index.html``: every period with its headline KPIs and a link to each report."""
+"""``reports/index.html``: every period with its headline KPIs and a link to each report, in
+the documented order, with the data each was rendered from."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import jinja2
 
 from ..periods import Period
 from .atomic import write_text
-from .paths import TEMPLATES
+from .paths import TEMPLATES, report_rank
 from .publish import read_manifest
 from .sanitize import sanitize_html
 
@@ -59,7 +60,7 @@ def _periods(out: Path, warn: Callable[[str], None] | None = None) -> list[dict]
         rendered = [e for e in manifest.values() if e.get("rendered_at") and e.get("data")]
         latest = max(rendered, key=lambda e: e["rendered_at"])["data"] if rendered else None
         reports = []
-        for name, entry in manifest.items():
+        for name, entry in sorted(manifest.items(), key=lambda item: report_rank(item[0])):
             html = folder / f"{name}.html"
             reports.append({"name": name, "title": entry.get("title", name),
                             "href": f"{folder.name}/{name}.html" if html.exists() else None,
@@ -67,7 +68,8 @@ def _periods(out: Path, warn: Callable[[str], None] | None = None) -> list[dict]
                             "stale": (entry.get("rendered_at", "")[:10] if latest and entry.get("data")
                                       and entry.get("data") != latest and not entry.get("skipped") else ""),
                             "failure": entry.get("last_failure") or ("" if entry.get("ok")
-                                                                     else entry.get("error", ""))})
+                                                                     else entry.get("error", "")),
+                            "source": entry.get("source", "")})
         headline = [{"label": label, "value": fmt.format(kpis[key])}
                     for key, label, fmt in HEADLINE if isinstance(kpis.get(key), (int, float))]
         rows.append({"period": str(period), "label": period.label, "kind": period.kind_name,
@@ -81,8 +83,12 @@ def write_index(out: Path, *, template_dir: Path = TEMPLATES, warn: Callable[[st
     unreadable manifest is rebuilt from the reports on disk and said through ``warn``)."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir / "kpitools")),
                              autoescape=True)
+    periods = _periods(out, warn)
+    # the data each report was rendered from: one source is said once; reports of several
+    # sources in one folder each say theirs
+    sources = sorted({r["source"] for p in periods for r in p["reports"] if r["source"]})
     html = env.get_template("reports_index.html.j2").render(
-        periods=_periods(out, warn),
+        periods=periods, sources=sources,
         css=(template_dir / "kpitools" / "report.css").read_text(encoding="utf-8"),
         generated_at=dt.datetime.now(dt.UTC).strftime("%d %b %Y %H:%M UTC"),
     )

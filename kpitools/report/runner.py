@@ -39,7 +39,7 @@ from .html import export_html
 from .index import write_index
 from .kernels import discard_kernel, import_code, worker_kernel
 from .parameters import declared
-from .paths import NOTEBOOKS
+from .paths import NOTEBOOKS, ORDER, report_rank
 from .publish import (
     new_stage,
     now_text,
@@ -56,9 +56,6 @@ from .workers import Background, stop_pool, worker_pool
 
 __all__ = ["ORDER", "discover_notebooks", "render_reports", "Job", "JobResult", "RunSummary"]
 
-# The overview opens every report set and data quality closes it as the appendix.
-ORDER = ("overview", "funnel", "retention_cohort", "unit_economics", "engagement")
-APPENDIX = "data_quality"
 CELL_TIMEOUT_S = 600
 
 
@@ -76,12 +73,7 @@ def discover_notebooks(directory: Path = NOTEBOOKS, names: Sequence[str] | None 
                                 f"(available: {', '.join(sorted(found)) or 'none'})")
         found = {n: found[n] for n in names}
 
-    def rank(stem: str) -> tuple[int, str]:
-        if stem == APPENDIX:
-            return (len(ORDER) + 1, stem)
-        return (ORDER.index(stem) if stem in ORDER else len(ORDER), stem)
-
-    return [found[s] for s in sorted(found, key=rank)]
+    return [found[s] for s in sorted(found, key=report_rank)]
 
 
 def notebook_title(path: Path) -> str:
@@ -294,7 +286,7 @@ def render_reports(
             for line in say_lines:
                 say(line)
         with out_lock(out):
-            published = _publish(results, stage, out, [str(p) for p in wanted], fingerprint, say)
+            published = _publish(results, stage, out, [str(p) for p in wanted], fingerprint, say, source.label)
             index = write_index(out, warn=say)
     finally:
         if pool is not None:  # after the jobs, the idle workers; after a failure, every one
@@ -367,7 +359,7 @@ def _run_all(job_list: list[Job], pool: ProcessPoolExecutor, progress: bool) -> 
 
 
 def _publish(results: list[JobResult], stage: Path, out: Path, periods: list[str], fingerprint: str,
-             warn: Callable[[str], None]) -> list[str]:
+             warn: Callable[[str], None], source: str = "") -> list[str]:
     """Publish each period whose notebooks all succeeded; for the others keep the earlier
     folder, put the failed notebooks' executed copies beside it and note the failure."""
     published = []
@@ -393,7 +385,8 @@ def _publish(results: list[JobResult], stage: Path, out: Path, periods: list[str
         run = {r.job.notebook.stem: r for r in mine}
         for name, r in run.items():
             manifest[name] = {"title": notebook_title(r.job.notebook), "ok": True, "seconds": round(r.seconds, 1),
-                              "error": "", "skipped": r.skipped, "data": fingerprint, "rendered_at": stamp}
+                              "error": "", "skipped": r.skipped, "data": fingerprint, "rendered_at": stamp,
+                              "source": source}
         staged = stage / period
         write_manifest(staged, manifest)
 
