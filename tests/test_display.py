@@ -73,3 +73,23 @@ def test_rows_over_time_draws_each_table():
     drawn = [list(line.get_ydata()) for line in ax.get_lines() if len(line.get_ydata())]
     assert drawn == [[1000, 1500], [10, 12]]  # one line per table, in the data's order
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["events", "leads"]
+
+
+def test_a_chart_is_described_in_one_sentence():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from kpitools import plots
+    from kpitools.plots.describe import describe, describe_figure
+
+    history = pd.DataFrame({"period": ["2025-01", "2025-02", "2025-03"], "lead_rate": [0.1, 0.12, 0.11],
+                            "paid_rate": [0.3, 0.28, 0.31]})
+    ax = plots.rate_trends(history, {"lead_rate": "Visitor to lead", "paid_rate": "Trial to paid"},
+                           title="Conversion rates by period")
+    text = describe_figure(ax.figure)
+    assert text.startswith("Line chart titled Conversion rates by period, showing Visitor to lead, Trial to paid")
+    assert text.endswith(".") and "\n" not in text
+    describe(ax, "Two conversion rates over three months.")
+    assert describe_figure(ax.figure) == "Two conversion rates over three months."

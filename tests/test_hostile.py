@@ -108,6 +108,9 @@ def test_text_from_the_data_stays_text(payload_run, name):
         assert "heading" not in heading and "title" not in heading.lower().replace("kt-title", ""), heading
     assert sum(1 for tag, _ in parsed.elements if tag == "h1") == 1
     assert not [t for t, a in parsed.elements if t == "img" and not allowed_source(a.get("src", ""))]
+    # every chart has a sentence of its own as alt text, never nbconvert's placeholder
+    alts = [a.get("alt", "") for t, a in parsed.elements if t == "img"]
+    assert all(re.match(r"(Line|Bar|Heatmap|Bar and line|Chart)", alt) for alt in alts), alts
     text = _text(page)
     # no server path, no kernel warning, no traceback reached the page
     assert "/tmp/" not in page and ".staging-" not in page and str(Path.home()) + "/" not in page

@@ -98,3 +98,18 @@ def test_insights_are_ranked():
     assert [i.kind for i in found] == ["divergence", "mover"]
     assert found[0].size >= found[1].size
     assert found[0].markdown().endswith("([funnel](funnel.html))")
+
+
+def test_a_rate_on_a_handful_of_cases_ranks_nothing():
+    """Six leads: lead-to-customer conversion jumps 17 points on one more customer. Below
+    30 cases a rate takes part in no rule; above it, the finding says its base."""
+    history = pd.DataFrame({"period": ["2024-01", "2024-02"], "leads": [6, 6], "mrr": [100, 101],
+                            "lead_to_customer_rate": [1 / 6, 2 / 6]})
+    assert insights(history, keys=["lead_to_customer_rate", "mrr"]) == []
+    history["leads"] = [600, 600]
+    found = insights(history, keys=["lead_to_customer_rate", "mrr"])
+    assert [i.kpi for i in found] == ["lead_to_customer_rate"]
+    assert "33.3% (of 600 leads)" in found[0].text
+    churn = pd.DataFrame({"period": ["2024-01", "2024-02"], "customers": [20, 400],
+                          "customer_churn_rate": [0.02, 0.30]})
+    assert insights(churn, keys=["customer_churn_rate"]) == []  # 20 customers at the start of February

@@ -28,8 +28,8 @@ from ..periods import Period
 from ..text.catalog import format_value, kpi
 from ..text.display import escape
 
-__all__ = ["LEADING", "LAGGING", "DIVERGENCES", "NOTEBOOK_OF", "Insight", "goals", "format_goals", "divergences",
-           "movers", "target_misses", "anomalies", "insights"]
+__all__ = ["LEADING", "LAGGING", "DIVERGENCES", "NOTEBOOK_OF", "BASES", "MIN_BASE", "Insight", "goals", "format_goals",
+           "divergences", "movers", "target_misses", "anomalies", "insights", "base_of", "too_few"]
 
 LEADING = ("unique_visitors", "sessions", "time_on_site_s", "bounce_rate", "social_engagements",
            "webinar_attendees", "leads", "pipeline_volume", "weighted_pipeline")
@@ -44,6 +44,19 @@ FLOWS = {"new_mrr", "expansion_mrr", "net_new_mrr", "new_customers", "churned_cu
          "contacts", "mqls", "sqls", "customers_won", "visitors", "unique_visitors", "sessions", "sm_spend",
          "marketing_spend", "sales_spend", "revenue", "cost_to_serve", "new_users", "webinar_attendees",
          "social_engagements"}
+# a rate and the count it is a share of: (count key, "start" for the previous period's
+# value, the base at the period's start, or "same" for the period's own)
+BASES = {
+    **dict.fromkeys(("customer_churn_rate", "gross_mrr_churn_rate", "net_mrr_churn_rate", "nrr", "grr",
+                     "retention_rate"), ("customers", "start")),
+    **dict.fromkeys(("visitor_to_lead_rate", "visitor_to_trial_rate"), ("unique_visitors", "same")),
+    **dict.fromkeys(("lead_to_sql_rate", "lead_to_customer_rate"), ("leads", "same")),
+    "mql_to_sql_rate": ("mqls", "same"),
+    **dict.fromkeys(("stickiness", "product_adoption_rate"), ("mau", "same")),
+    **dict.fromkeys(("bounce_rate", "time_on_site_s"), ("sessions", "same")),
+}
+# a rule never ranks a rate resting on fewer cases than this (in either period compared)
+MIN_BASE = 30
 NOTEBOOK_OF = {
     **dict.fromkeys(("mrr", "arr", "customers", "arpu", "new_mrr", "net_new_mrr", "expansion_mrr",
                      "customer_churn_rate", "nrr", "grr", "ltv", "ltv_cac", "cac", "marketing_roi",
@@ -102,6 +115,18 @@ def _change_text(key: str, now: float, then: float) -> str:
     return f"{'rose' if now > then else 'fell'} {abs(_relative(now, then)):.1%}"
 
 
+def _of(key: str, now: dict, prev: dict) -> str:
+    """" (of 1,204 sessions)": the base a rate rests on, for a sentence about it."""
+    if key not in BASES:
+        return ""
+    count, when = BASES[key]
+    n = (prev if when == "start" else now).get(count)
+    if n is None or pd.isna(n):
+        return ""
+    noun = kpi(count).label.lower()
+    return f" (of {format_value(count, n)} {noun}{' at the start' if when == 'start' else ''})"
+
+
 def divergences(now: dict, prev: dict, *, pairs: Sequence[tuple[str, str]] = DIVERGENCES,
                 min_change: float = 0.02, min_points: float = 0.1) -> list[Insight]:
     """Leading indicators that moved one way while the outcome they drive moved the other."""
@@ -111,8 +136,8 @@ def divergences(now: dict, prev: dict, *, pairs: Sequence[tuple[str, str]] = DIV
         b = _moved(lag, now.get(lag), prev.get(lag), min_change, min_points)
         if a and b and a != b:
             size = _size(lead, now[lead], prev[lead]) + _size(lag, now[lag], prev[lag])
-            text = (f"{kpi(lead).label} {_change_text(lead, now[lead], prev[lead])} while "
-                    f"{kpi(lag).label} {_change_text(lag, now[lag], prev[lag])}.")
+            text = (f"{kpi(lead).label} {_change_text(lead, now[lead], prev[lead])}{_of(lead, now, prev)} while "
+                    f"{kpi(lag).label} {_change_text(lag, now[lag], prev[lag])}{_of(lag, now, prev)}.")
             found.append(Insight("divergence", lead, text, float(size), NOTEBOOK_OF.get(lag, "overview")))
     return found
 
@@ -132,7 +157,7 @@ def movers(now: dict, prev: dict, keys: Sequence[str], *, mover_change: float = 
     out = []
     for size, key in sorted(rows, reverse=True)[:top]:
         text = (f"{kpi(key).label} {_change_text(key, now[key], prev[key])} to "
-                f"{format_value(key, now[key])} (from {format_value(key, prev[key])}).")
+                f"{format_value(key, now[key])}{_of(key, now, prev)} (from {format_value(key, prev[key])}).")
         out.append(Insight("mover", key, text, float(size), NOTEBOOK_OF.get(key, "overview")))
     return out
 
@@ -216,20 +241,53 @@ def anomalies(history: pd.DataFrame, keys: Sequence[str], *, window: int = 6, th
             continue
         z = 0.6745 * (x - median) / mad
         if abs(z) > threshold and _size(key, x, median) > min_change:
-            text = (f"{kpi(key).label} is {format_value(key, x)}, {'far above' if z > 0 else 'far below'} "
+            rows = history.iloc[-1].to_dict(), history.iloc[-2].to_dict()
+            text = (f"{kpi(key).label} is {format_value(key, x)}{_of(key, *rows)}, "
+                    f"{'far above' if z > 0 else 'far below'} "
                     f"its usual {format_value(key, median)} (modified z-score {z:+.1f} against the "
                     f"previous {window} periods).")
             out.append(Insight("anomaly", key, text, float(abs(z) / 10), NOTEBOOK_OF.get(key, "overview")))
     return out
 
 
+def base_of(key: str, history: pd.DataFrame, row: int = -1) -> float | None:
+    """How many cases the rate ``key`` of a period of ``history`` rests on (its base count,
+    :data:`BASES`), or None for a key without one (a count, money, an unknown base)."""
+    if key not in BASES:
+        return None
+    count, when = BASES[key]
+    row = row if row >= 0 else len(history) + row
+    at = row - 1 if when == "start" else row
+    if count not in history or at < 0 or at >= len(history):
+        return np.nan
+    value = pd.to_numeric(history[count], errors="coerce").iloc[at]
+    return float(value) if pd.notna(value) else np.nan
+
+
+def too_few(history: pd.DataFrame, keys: Sequence[str], *, min_base: int = MIN_BASE) -> set[str]:
+    """The rates whose base in the latest or the previous period is under ``min_base``
+    cases: a finding about them would rank noise (a base the history lacks is no reason)."""
+    small = set()
+    for key in keys:
+        bases = [base_of(key, history, -1), *([base_of(key, history, -2)] if len(history) > 1 else [])]
+        if any(b is not None and pd.notna(b) and b < min_base for b in bases):
+            small.add(key)
+    return small
+
+
 def insights(history: pd.DataFrame, goal_table: pd.DataFrame | None = None, *,
-             keys: Sequence[str] = (*LEADING, *LAGGING)) -> list[Insight]:
+             keys: Sequence[str] = (*LEADING, *LAGGING), min_base: int = MIN_BASE) -> list[Insight]:
     """Every rule over a KPI history (one row per period, the report period last), ranked by
-    size, largest first."""
+    size, largest first. A rate resting on fewer than ``min_base`` cases in either period
+    compared (:func:`too_few`) takes part in no rule: with a handful of leads, one more or
+    less moves the rate by tens of points."""
     now = history.iloc[-1].to_dict()
     prev = history.iloc[-2].to_dict() if len(history) > 1 else {}
-    found = divergences(now, prev) + movers(now, prev, keys) + anomalies(history, keys)
+    small = too_few(history, list(dict.fromkeys([*keys, *(k for pair in DIVERGENCES for k in pair)])),
+                    min_base=min_base)
+    keys = [k for k in keys if k not in small]
+    pairs = [(a, b) for a, b in DIVERGENCES if a not in small and b not in small]
+    found = divergences(now, prev, pairs=pairs) + movers(now, prev, keys) + anomalies(history, keys)
     if goal_table is not None:
         found += target_misses(goal_table)
     return sorted(found, key=lambda i: i.size, reverse=True)

@@ -33,8 +33,12 @@ STYLE = {
 
 
 def use_style() -> None:
-    """The report chart style: seaborn's whitegrid with a quieter frame."""
+    """The report chart style: seaborn's whitegrid with a quieter frame; in a kernel, every
+    chart shown gets a one-sentence description as its alt text (:mod:`.describe`)."""
+    from .describe import install_alt_text
+
     sns.set_theme(style="whitegrid", palette="colorblind", rc=STYLE)
+    install_alt_text()
 
 
 def axes(ax: Axes | None) -> Axes:
