@@ -36,13 +36,19 @@ def retention_heatmap(tidy: pd.DataFrame, *, value: str = "retention", ax: Axes 
     if ax is None:
         import matplotlib.pyplot as plt
 
-        height = max(3.0, 0.32 * len(grid) + 1.2)
-        _, ax = plt.subplots(figsize=(min(11.0, 2.0 + 0.45 * grid.shape[1]), height), layout="constrained")
+        # sized so that a cell's number stays legible when the page scales the image down
+        height = max(3.0, 0.34 * len(grid) + 1.4)
+        _, ax = plt.subplots(figsize=(min(11.0, 3.0 + 0.42 * grid.shape[1]), height), layout="constrained")
     upper = max(1.0, float(np.nanmax(grid.to_numpy()))) if grid.size else 1.0
-    small = grid.shape[1] > 16
-    sns.heatmap(grid, ax=ax, cmap="YlGnBu", vmin=0, vmax=upper, annot=True, fmt=".0%",
-                annot_kws={"fontsize": 6 if small else 8}, cbar=False, linewidths=0.5,
-                linecolor="white")
+    # whole percentages without the % sign (the colour scale says "%"): narrow enough to read
+    sns.heatmap(grid * 100, ax=ax, cmap="YlGnBu", vmin=0, vmax=upper * 100, annot=True, fmt=".0f",
+                annot_kws={"fontsize": 8}, cbar=True, linewidths=0.5, linecolor="white",
+                cbar_kws={"label": f"{'revenue retention' if value == 'revenue_retention' else value} (%)",
+                          "shrink": 0.6})
+    if "cohort_size" in tidy:  # each cohort's size beside its name
+        sizes = tidy.drop_duplicates("cohort").set_index("cohort")["cohort_size"]
+        ax.set_yticks(np.arange(len(grid)) + 0.5,
+                      [f"{c}  (n={int(sizes.get(c, 0)):,})" for c in grid.index], rotation=0)
     if "partial" in tidy:
         partial = tidy[tidy["partial"]].pivot(index="cohort", columns="period_number", values=value)
         for cohort, row in partial.reindex(index=grid.index, columns=grid.columns).iterrows():
@@ -52,7 +58,7 @@ def retention_heatmap(tidy: pd.DataFrame, *, value: str = "retention", ax: Axes 
                     ax.add_patch(Rectangle((j, i), 1, 1, fill=False, hatch="///", edgecolor="#888", lw=0))
     ax.set(xlabel="periods since the cohort's first", ylabel="cohort",
            title=title or ("Revenue retention" if value == "revenue_retention" else "Logo retention"))
-    ax.tick_params(axis="y", labelsize=8)
+    ax.tick_params(axis="y", labelsize=9)
     return ax
 
 

@@ -95,7 +95,10 @@ def rate_trends(table: pd.DataFrame, columns: Mapping[str, str] | Sequence[str],
     labels = dict(columns) if isinstance(columns, Mapping) else {c: c for c in columns}
     long = table.melt(id_vars="period", value_vars=list(labels), var_name="measure")
     long["measure"] = long["measure"].map(labels)
-    sns.lineplot(data=long, x="period", y="value", hue="measure", marker="o", markersize=4, ax=ax)
+    # distinct colours for every line: the colour-blind palette has ten
+    palette = sns.color_palette("colorblind" if len(labels) <= 10 else "tab20", len(labels))
+    sns.lineplot(data=long, x="period", y="value", hue="measure", marker="o", markersize=4, ax=ax,
+                 palette=palette, hue_order=list(labels.values()))
     if reference is not None:
         ax.axhline(reference, color="#555", lw=0.8, ls=":")
     ax.tick_params(axis="x", rotation=45)
@@ -103,7 +106,9 @@ def rate_trends(table: pd.DataFrame, columns: Mapping[str, str] | Sequence[str],
         tick.set_horizontalalignment("right")
     ax.set(xlabel="", ylabel="", title=title)
     percent_axis(ax, decimals=1 if long["value"].abs().max() < 0.1 else 0)
-    ax.legend(title=None, fontsize=8)
+    # below the plot, where it covers no line
+    ax.legend(title=None, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22),
+              ncols=min(len(labels), 3), frameon=False)
     return ax
 
 
