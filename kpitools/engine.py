@@ -49,7 +49,8 @@ _WINDOW_SCHEMA = ibis.schema({"period": "string", "window": "string", "start": U
 warnings.filterwarnings("ignore", message=".*future.infer_string.*", module="ibis.*")
 # memtables of the pandas frames already wrapped, so that a frame passed to several metric
 # functions is handed to the engine once (keyed by identity, dropped with the frame)
-_WRAPPED: dict[int, tuple[weakref.ref, ir.Table]] = {}
+# a frame's memtables, by the contract table it was read as (None: as it is)
+_WRAPPED: dict[int, tuple[weakref.ref, dict[str | None, ir.Table]]] = {}
 
 
 def _embedded_engine() -> None:
@@ -97,40 +98,38 @@ def connection() -> ibis.BaseBackend:
 _embedded_engine()
 
 
-def table(data: Table) -> ir.Table:
+def table(data: Table, contract: str | None = None) -> ir.Table:
     """``data`` as an Ibis table: an Ibis table as it is, a pandas DataFrame wrapped
     (once per frame) as a memtable that the embedded DuckDB runs. As with a Dataset's
     tables, a frame is known by its identity: to change the data, pass a new frame
-    rather than changing one in place."""
+    rather than changing one in place.
+
+    ``contract`` names the contract table a metric function expects (``"subscriptions"``):
+    a frame not yet in its types is checked and typed as :func:`kpitools.load` would
+    (:func:`as_contract`)."""
     if isinstance(data, ir.Table):
         return data
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"expected an Ibis table or a pandas DataFrame, got {type(data).__name__}")
     key = id(data)
     held = _WRAPPED.get(key)
-    if held is not None and held[0]() is data:
-        return held[1]
-    wrapped = ibis.memtable(as_contract(data))
-    _WRAPPED[key] = (weakref.ref(data, functools.partial(_forget, key)), wrapped)
-    return wrapped
+    if held is None or held[0]() is not data:
+        held = _WRAPPED[key] = (weakref.ref(data, functools.partial(_forget, key)), {})
+    if contract not in held[1]:
+        held[1][contract] = ibis.memtable(as_contract(data, contract) if contract is not None else data)
+    return held[1][contract]
 
 
-def as_contract(frame: pd.DataFrame) -> pd.DataFrame:
-    """A DataFrame passed straight to a metric function, in the contract's types: the
-    contract table its columns name (most of one table's required columns) is checked and
-    typed as :func:`kpitools.load` would (ISO date strings parsed, a missing column a
-    DataError naming it), unless every column already has its type. A frame that names
-    no contract table is used as it is."""
+def as_contract(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """A DataFrame passed straight to a metric function as the contract table ``name``, in
+    the contract's types: as it is when it has every required column in its type,
+    otherwise checked and typed as :func:`kpitools.load` would (ISO date strings parsed,
+    a missing column a DataError naming it)."""
     from .sources.schema import TABLES
     from .sources.validate import check_table
 
-    columns = set(map(str, frame.columns))
-    scores = {name: len(columns & set(t.required_columns)) / len(t.required_columns)
-              for name, t in TABLES.items() if t.required_columns}
-    name = max(scores, key=scores.get)
     spec = TABLES[name]
-    if scores[name] < 0.5 or len(columns & set(spec.required_columns)) < 2:
-        return frame
+    columns = set(map(str, frame.columns))
     if set(spec.required_columns) <= columns and all(
             _has_type(frame[c.name], c.kind) for c in spec.columns if c.name in columns):
         return frame

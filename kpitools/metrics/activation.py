@@ -36,7 +36,7 @@ def signups_query(events: Table, *, periods: Sequence[Period | str], days: int =
     first of each follow-up event at or after the signup), ``days_to_value`` and
     ``activated`` (within ``days``)."""
     periods = parse_periods(periods)
-    e = table(events)
+    e = table(events, "events")
     first = e.filter(e.event == "signup", in_range(e.timestamp, min(p.start for p in periods),
                                                    max(p.end for p in periods)))
     first = within(first, "timestamp", period_windows(periods)).group_by(["period", "user_id"]).agg(
@@ -123,7 +123,7 @@ def onboarding_steps(events: Table, *, period: Period | str, steps: Sequence[str
     """
     s = signups_query(events, periods=[period])
     viewers = s.filter(s.viewed_at.notnull()).select(viewer="user_id")
-    e = table(events)
+    e = table(events, "events")
     rows = e.filter(e.event == event, e[column].notnull())
     rows = rows.join(viewers, rows.user_id == viewers.viewer)
     reached = run(rows.group_by(step=rows[column]).agg(users=_.user_id.nunique()))

@@ -24,7 +24,7 @@ def activity_counts_query(events: Table, *, origin: Period, through: Period, eve
     active period is cohort + k). Cohorts and periods are numbered from ``origin``."""
     periods = _periods_between(origin, through)
     spans = windows((str(i), "period", p.start, p.end) for i, p in enumerate(periods))
-    e = table(events)
+    e = table(events, "events")
     e = e.filter(in_range(e.timestamp, origin.start, through.end))
     starts = e if event is None else e.filter(e.event == event)
     order = [starts.timestamp] + ([starts[by]] if by else [])
@@ -66,7 +66,7 @@ def activity_cohorts(events: Table, *, through: Period | str, kind: str = "M",
     through = Period.parse(through)
     if through.kind != kind:
         through = Period.containing(through.last_day, kind)
-    e = table(events)
+    e = table(events, "events")
     starts = e.filter(e.timestamp < utc(through.end))
     starts = starts if event is None else starts.filter(starts.event == event)
     first = run(starts.aggregate(first=_.timestamp.min()))["first"].iloc[0]

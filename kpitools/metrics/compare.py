@@ -47,7 +47,7 @@ def _targets_of(targets: Table | None, period: Period | str) -> dict[str, float]
     """Each KPI's target for the period (the last one where the table names several): one query."""
     if targets is None:
         return {}
-    t = table(targets)
+    t = table(targets, "targets")
     hit = run(t.filter(t.period == str(Period.parse(period))).select("kpi", "target"))
     return {str(k): float(v) for k, v in zip(hit["kpi"], hit["target"], strict=True)}
 

@@ -48,7 +48,7 @@ def revenue_query(subscriptions: Table, *, periods: Sequence[Period | str]) -> i
             parts.append((str(p), str(month.days), lo, hi))
             month = month.shift(1)
     pieces = windows(parts)
-    s = table(subscriptions)
+    s = table(subscriptions, "subscriptions")
     spans = s.filter(s.mrr > 0).select("start_date", "end_date", "mrr")
     joined = spans.join(pieces, [spans.start_date < pieces.end,
                                  spans.end_date.isnull() | (spans.end_date > pieces.start)])
@@ -216,7 +216,7 @@ def paid_cac_query(subscriptions: Table, accounts: Table, spend: Table, *,
     channels = paid.select("period", paid_channel="channel").distinct()
     a = period_accounts(subscriptions, periods)
     new = a.filter((a.prev == 0) & (a.cur > 0) & ~a.paid_before).select("period", "account_id")
-    acc = table(accounts).select(owner="account_id", account_channel="channel")
+    acc = table(accounts, "accounts").select(owner="account_id", account_channel="channel")
     new = new.join(acc, new.account_id == acc.owner)
     won = new.join(channels, [new.period == channels.period, new.account_channel == channels.paid_channel])
     counted = won.group_by(won.period).agg(from_paid=_.count())
@@ -283,7 +283,7 @@ def unit_economics_by(
     period = Period.parse(period)
     window = Period.containing(period.last_day, "M").last_n(months)
     margin = 1.0 if gross_margin is None or gross_margin != gross_margin else gross_margin
-    acc = table(accounts)
+    acc = table(accounts, "accounts")
     labels = acc.select(owner="account_id", label=acc[by].cast("string").fill_null("(none)"))
 
     def grouped(rows: ibis.Table) -> ibis.Table:
@@ -307,7 +307,7 @@ def unit_economics_by(
     table_["new_customers"] = sums["new_customers"].reindex(table_.index).fillna(0)
     table_["new_mrr"] = sums["new_mrr"].reindex(table_.index).fillna(0.0).astype(float)
     if spend is not None and by == "channel":
-        rows = table(spend)
+        rows = table(spend, "spend")
         rows = rows.filter(in_range(rows.date, window[0].start, window[-1].end))
         spent = run(rows.group_by("channel").agg(amount=_.amount.sum())).set_index("channel")["amount"]
         table_["spend"] = spent.reindex(table_.index).fillna(0.0).astype(float)

@@ -60,14 +60,14 @@ def _months(period: Period) -> list[Period]:
 
 def active_pairs(events: Table, start: pd.Timestamp, end: pd.Timestamp) -> ibis.Table:
     """Distinct (``user_id``, ``day``) pairs of the events from ``start`` to ``end``."""
-    e = table(events)
+    e = table(events, "events")
     return e.filter(in_range(e.timestamp, start, end)).select(
         user_id=e.user_id, day=day_of(e.timestamp)).distinct()
 
 
 def first_events(events: Table) -> ibis.Table:
     """Each user's first event (``user_id``, ``first``), over the whole history."""
-    e = table(events)
+    e = table(events, "events")
     return e.group_by("user_id").agg(first=e.timestamp.min())
 
 
@@ -204,7 +204,7 @@ def _running(moves: pd.DataFrame, days: pd.DatetimeIndex) -> np.ndarray:
 def feature_adoption_query(events: Table, *, periods: Sequence[Period | str]) -> ibis.Table:
     """The expression of :func:`feature_adoption`."""
     periods = parse_periods(periods)
-    e = table(events)
+    e = table(events, "events")
     spans = period_windows(periods)
     recent = e.filter(in_range(e.timestamp, min(p.start for p in periods), max(p.end for p in periods)))
     uses = recent.filter(recent.event == "feature_used", recent.feature.notnull())
@@ -233,7 +233,7 @@ def lifecycle_query(events: Table, *, periods: Sequence[Period | str]) -> ibis.T
     periods = parse_periods(periods)
     every = [periods[0].previous(), *periods]
     spans = windows((str(p), str(p.previous()), p.start, p.end) for p in every)
-    e = table(events)
+    e = table(events, "events")
     recent = e.filter(in_range(e.timestamp, every[0].start, max(p.end for p in periods)))
     active = within(recent, "timestamp", spans).select("user_id", "period", previous="window").distinct()
     before = active.select(user_id="user_id", seen_in="period")

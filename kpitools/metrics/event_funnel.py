@@ -32,7 +32,7 @@ def paths_query(events: Table, steps: Sequence[str], *, period: Period | str,
         raise ValueError("an event funnel needs at least two steps")
     period = Period.parse(period)
     window = pd.Timedelta(window)
-    e = table(events)
+    e = table(events, "events")
     # every step happens from the period's start to the last entry's deadline: the scan
     # skips the rest of the log
     reach = period.end + window + pd.Timedelta(microseconds=1)

@@ -97,7 +97,7 @@ def period_flow(leads: Table, *, period: Period | str, events: Table | None = No
     if visitors is None and events is not None:
         visitors = unique_visitors(events, period=period, by=by)
     counted = run(flow_query(leads, periods=[period], by=by))
-    groups = [None] if by is None else _groups(table(leads), by)
+    groups = [None] if by is None else _groups(table(leads, "leads"), by)
     index = ["stage"] if by is None else [by, "stage"]
     counts_of = counted.set_index(index)["count"]
     rows = []
@@ -190,7 +190,7 @@ def cohort_conversion(leads: Table, *, period: Period | str, window_days: int = 
 def pipeline_query(opportunities: Table, *, periods: Sequence[Period | str], by: str | None = None) -> ibis.Table:
     """The expression of :func:`pipeline`."""
     periods = parse_periods(periods)
-    o = table(opportunities)
+    o = table(opportunities, "opportunities")
     ends = windows((str(p), "end", p.end, p.end + pd.Timedelta(days=1)) for p in periods)
     open_ = o.join(ends, [o.created_at < ends.start, o.closed_at.isnull() | (o.closed_at >= ends.start)])
     keys = ["period"] + ([by] if by else [])
@@ -309,7 +309,7 @@ def channel_conversion(leads: pd.DataFrame, *, period: Period | str, events: pd.
     period = Period.parse(period)
     both = [period.previous(), period]
     stages = [stage for stage, _column in STAGES]
-    groups = _groups(table(leads), "channel")
+    groups = _groups(table(leads, "leads"), "channel")
     flow = run(flow_query(leads, periods=both, by="channel"))
     flow = flow[flow["channel"].notna()].pivot_table(index=["period", "channel"], columns="stage",
                                                       values="count", aggfunc="sum")

@@ -56,7 +56,7 @@ def epoch_ns(values: pd.Series | pd.DatetimeIndex, *, missing: int = _FAR_FUTURE
 
 def paid_spans(subscriptions: Table) -> ibis.Table:
     """The spans that pay: ``mrr > 0`` and an end after the start (or none)."""
-    s = table(subscriptions)
+    s = table(subscriptions, "subscriptions")
     return s.filter(s.mrr > 0, s.end_date.isnull() | (s.end_date > s.start_date)).select(
         "account_id", "start_date", "end_date", "mrr")
 

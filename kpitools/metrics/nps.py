@@ -68,7 +68,7 @@ def nps_by(nps: Table, accounts: Table, *, period: Period | str, by: str = "segm
     (``"(unknown)"`` for an account without a value)."""
     responses = in_periods(nps, "responded_at", [Period.parse(period)])
     responses = responses.filter(responses.account_id.notnull())
-    acc = table(accounts)
+    acc = table(accounts, "accounts")
     groups = acc.select(linked="account_id", group=acc[by].cast("string"))
     joined = responses.left_join(groups, responses.account_id == groups.linked)
     joined = joined.mutate(group=joined.group.fill_null("(unknown)"))
@@ -87,12 +87,12 @@ def outside_history(*, periods: Sequence[Period | str], events: Table | None = N
     out = pd.DataFrame({"period": [str(p) for p in periods]})
     attendees = None
     if events is not None:
-        e = table(events)
+        e = table(events, "events")
         webinars = in_periods(e.filter(e.event == "webinar_attended"), "timestamp", periods)
         found = run(webinars.group_by("period").agg(n=_.user_id.nunique())).set_index("period")["n"]
         attendees = out["period"].map(found).fillna(0).astype(int)
     if channel_metrics is not None:
-        m = table(channel_metrics)
+        m = table(channel_metrics, "channel_metrics")
         m = in_periods(m.filter(m.metric.isin(["webinar_attendees", "engagements"])), "date", periods)
         total = run(m.group_by(["period", "metric"]).agg(value=_.value.sum())).set_index(["period", "metric"])
         def of(metric: str) -> pd.Series:

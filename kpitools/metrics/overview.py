@@ -179,7 +179,7 @@ def goals(now: dict, targets: pd.DataFrame | None, *, period: Period | str, data
     period = Period.parse(period)
     if targets is None:
         return pd.DataFrame(columns=["kpi", "label", "actual", "target", "gap", "better", "status"])
-    t = table(targets)
+    t = table(targets, "targets")
     rows = run(t.filter(t.period == str(period)).select("kpi", "target"))
     covered = data_end.normalize() + pd.Timedelta(days=1)
     running = covered < period.end

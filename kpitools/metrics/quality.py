@@ -128,7 +128,7 @@ def overlapping_spans(subscriptions: Table) -> pd.DataFrame:
         ``subscription_id``, ``account_id``, ``start_date`` of each such span, by
         account and start.
     """
-    t = table(subscriptions)
+    t = table(subscriptions, "subscriptions")
     far = ibis.literal(pd.Timestamp("9999-12-31", tz="UTC").to_pydatetime(), UTC)
     order = [t.start_date, t.subscription_id]
     so_far = ibis.window(group_by=t.account_id, order_by=order, rows=(None, 0))

@@ -162,7 +162,7 @@ def revenue_cohorts(subscriptions: Table, *, through: Period | str, kind: str = 
 
 def _account_labels(accounts: Table, by: str) -> pd.Series:
     """``accounts[by]`` by account id (one value per account, from the engine)."""
-    acc = table(accounts)
+    acc = table(accounts, "accounts")
     frame = run(acc.select("account_id", label=acc[by].cast("string")))
     return frame.drop_duplicates("account_id", keep="last").set_index("account_id")["label"]
 
@@ -186,7 +186,7 @@ def signup_cohorts(accounts: Table, subscriptions: Table, *, through: Period | s
     through = Period.parse(through)
     if through.kind != kind:
         through = Period.containing(through.last_day, kind)
-    t = table(accounts)
+    t = table(accounts, "accounts")
     t = t.filter(t.signup_at < utc(through.end))
     acc = run(t.select("account_id", "signup_at", *([] if by is None else [t[by].cast("string").name("group")])))
     acc["signup_at"] = pd.to_datetime(acc["signup_at"], utc=True)
@@ -363,7 +363,7 @@ def churn_mix(subscriptions: Table, accounts: Table, *, period: Period | str,
 def _last_plans(subscriptions: Table) -> pd.Series:
     """The plan of each account's latest-starting paid span (ties: the larger
     ``subscription_id``), by account id."""
-    t = table(subscriptions)
+    t = table(subscriptions, "subscriptions")
     paid = t.filter(t.mrr > 0)
     latest = ibis.window(group_by=paid.account_id, order_by=[ibis.desc(paid.start_date),
                                                                ibis.desc(paid.subscription_id)])

@@ -55,7 +55,7 @@ def mrr_on(subscriptions: Table, day: pd.Timestamp | str) -> pd.Series:
     .. math:: \\mathrm{MRR}_a(d) = \\sum_{s \\in a} mrr_s \\,[start_s \\le d < end_s]
     """
     d = utc_stamp(day).normalize()
-    s = table(subscriptions)
+    s = table(subscriptions, "subscriptions")
     active = s.filter(s.start_date <= d.to_pydatetime(), s.end_date.isnull() | (s.end_date > d.to_pydatetime()))
     out = run(active.group_by("account_id").agg(mrr=_.mrr.sum()))
     per_account = out.set_index("account_id")["mrr"].astype(float).sort_index()
@@ -162,7 +162,7 @@ def early_churn_query(subscriptions: Table, *, periods: Sequence[Period | str], 
     cohorts = windows((name, kind, lo, max(lo, hi)) for name, kind, lo, hi in spans_of)
     first = first_paid_days(subscriptions)
     first = first.mutate(first_paid=first.first_paid.truncate("D"))
-    s = table(subscriptions)
+    s = table(subscriptions, "subscriptions")
     spans = s.filter(s.mrr > 0).select("account_id", "start_date", "end_date")
     far = pd.Timestamp("9999-12-31", tz="UTC").to_pydatetime()
     spans = spans.mutate(reach=spans.end_date.fill_null(far))
@@ -230,7 +230,7 @@ def retention_by(subscriptions: Table, accounts: Table, *, period: Period | str,
     """
     period = Period.parse(period)
     a = period_accounts(subscriptions, [period], year_ago=True)
-    acc = table(accounts)
+    acc = table(accounts, "accounts")
     groups = acc.select("account_id", group=acc[by].cast("string"))
     a = a.left_join(groups, "account_id")
     a = a.mutate(group=a.group.fill_null("(unknown)"))

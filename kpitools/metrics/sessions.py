@@ -44,7 +44,7 @@ def sessions_query(events: Table, *, gap: str | pd.Timedelta = "30min",
     ``user_id``, ``start``, ``end``, ``duration_s`` = end - start, ``events``, ``pages``
     (``page_view`` events), ``clicks`` (``click`` events), ``bounce`` (exactly one event,
     a page view) and ``channel`` (of the session's first event)."""
-    e = table(events)
+    e = table(events, "events")
     e = e.filter(in_range(e.timestamp, start, end))
     ts = e.timestamp
     previous = ts.lag().over(ibis.window(group_by=e.user_id, order_by=ts))

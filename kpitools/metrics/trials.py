@@ -26,7 +26,7 @@ def trial_query(events: Table, *, periods: Sequence[Period | str], window_days: 
     the trial's ``by``) ``trials``, ``pqls``, ``paid`` and, unless ``medians`` is False,
     the median days to each (``days_pql``, ``days_paid``)."""
     periods = parse_periods(periods)
-    e = table(events)
+    e = table(events, "events")
     started = in_periods(e.filter(e.event == "trial_started"), "timestamp", periods)
     first = started.mutate(rank=ibis.row_number().over(
         ibis.window(group_by=[started.period, started.user_id], order_by=[started.timestamp])))

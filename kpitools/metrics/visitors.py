@@ -20,7 +20,7 @@ def unique_visitors_query(events: Table, *, periods: Sequence[Period | str], by:
     ``by`` (a column of events, such as ``channel``), per value of that column on the
     user's first page view of the period (empty as ``"(none)"``)."""
     periods = parse_periods(periods)
-    e = table(events)
+    e = table(events, "events")
     views = e.filter(e.event == "page_view", in_range(e.timestamp, min(p.start for p in periods),
                                                       max(p.end for p in periods)))
     views = within(views, "timestamp", period_windows(periods))
