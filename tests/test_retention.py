@@ -237,8 +237,12 @@ def test_heatmap_annotates_cells_and_hatches_partial(subs):
     t = revenue_cohorts(subs, through="2024-03", data_end=pd.Timestamp("2024-03-15", tz="UTC"))
     ax = plots.retention_heatmap(t)
     texts = [x.get_text() for x in ax.texts]
-    assert texts[:6] == ["100%", "100%", "0%", "0%", "100%", "100%"]  # the 2023-10 row (D)
+    assert texts[:6] == ["100", "100", "0", "0", "100", "100"]  # the 2023-10 row (D), in % (the scale says so)
     assert len(texts) == 6 + 5 + 4 + 3 + 2  # only observable cells are annotated
+    assert ax.collections[0].colorbar.ax.get_ylabel() == "retention (%)"
+    # each cohort's size beside it (D alone in October 2023)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[0] == "2023-10  (n=1)" and all("(n=" in label for label in labels)
     hatched = [p for p in ax.patches if p.get_hatch()]
     assert len(hatched) == 5  # one March cell per cohort
 
