@@ -93,3 +93,22 @@ def test_a_chart_is_described_in_one_sentence():
     assert text.endswith(".") and "\n" not in text
     describe(ax, "Two conversion rates over three months.")
     assert describe_figure(ax.figure) == "Two conversion rates over three months."
+
+
+def test_rates_read_as_rates_with_their_base():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from kpitools import plots
+
+    table = pd.DataFrame({"channel": ["ads", "seo"], "visitor_to_lead_rate": [0.041, 0.02],
+                          "visitor_to_lead_rate_prev": [0.03, 0.025], "visitors": [1204, 12]})
+    ax = plots.conversion_by_channel(table, "visitor_to_lead_rate", previous="visitor_to_lead_rate_prev",
+                                     base="visitors")
+    assert sorted(t.get_text() for t in ax.texts) == ["2.0%, n=12", "4.1%, n=1,204"]
+    bars = plots.channel_bars(table, "visitor_to_lead_rate", fmt="{:.1%}")
+    bars.figure.canvas.draw()
+    ticks = [t.get_text() for t in bars.get_xticklabels() if t.get_text()]
+    assert ticks and all(t.endswith("%") for t in ticks)  # 4.0%, not 0.04

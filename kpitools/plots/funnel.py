@@ -54,13 +54,16 @@ def funnel_bars(table: pd.DataFrame, *, count: str = "count", label: str = "stag
 
 
 def conversion_by_channel(table: pd.DataFrame, rate: str, *, previous: str | None = None,
-                          ax: Axes | None = None, title: str = "") -> Axes:
-    """A conversion rate per channel as bars, with the previous period's rate as markers.
+                          base: str | None = None, ax: Axes | None = None, title: str = "") -> Axes:
+    """A conversion rate per channel as bars, with the previous period's rate as markers and,
+    with ``base``, the count each rate is a share of beside it ("4.1%, n=1,204").
 
     Parameters
     ----------
     table : DataFrame
         :func:`kpitools.metrics.funnel.channel_conversion`.
+    base : str, optional
+        The column of the rate's denominator (``visitors`` for ``visitor_to_lead_rate``).
     """
     ax = axes(ax)
     data = table.dropna(subset=[rate]).sort_values(rate)
@@ -68,12 +71,14 @@ def conversion_by_channel(table: pd.DataFrame, rate: str, *, previous: str | Non
     ax.barh(y, data[rate], color=sns.color_palette("colorblind")[2], label="this period")
     if previous and previous in data:
         ax.scatter(data[previous], y, color="black", marker="|", s=200, zorder=3, label="previous period")
-    for yi, v in zip(y, data[rate], strict=True):
-        ax.annotate(f"{v:.1%}", (v, yi), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8)
+    sizes = data[base] if base is not None and base in data else [None] * len(data)
+    for yi, v, n in zip(y, data[rate], sizes, strict=True):
+        text = f"{v:.1%}" + (f", n={int(n):,}" if n is not None and pd.notna(n) else "")
+        ax.annotate(text, (v, yi), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8)
     ax.set_yticks(y, data["channel"].astype(str))
     percent_axis(ax, "x", decimals=1 if data[rate].max() < 0.1 else 0)
     ax.set(title=title or rate.replace("_", " "), xlabel="")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=2, frameon=False)
     return ax
 
 

@@ -97,8 +97,10 @@ def rate_trends(table: pd.DataFrame, columns: Mapping[str, str] | Sequence[str],
     long["measure"] = long["measure"].map(labels)
     # distinct colours for every line: the colour-blind palette has ten
     palette = sns.color_palette("colorblind" if len(labels) <= 10 else "tab20", len(labels))
-    sns.lineplot(data=long, x="period", y="value", hue="measure", marker="o", markersize=4, ax=ax,
-                 palette=palette, hue_order=list(labels.values()))
+    # and a marker shape of its own, for colours that print alike
+    sns.lineplot(data=long, x="period", y="value", hue="measure", style="measure", markers=True, dashes=False,
+                 markersize=5, ax=ax, palette=palette, hue_order=list(labels.values()),
+                 style_order=list(labels.values()))
     if reference is not None:
         ax.axhline(reference, color="#555", lw=0.8, ls=":")
     ax.tick_params(axis="x", rotation=45)
@@ -129,6 +131,8 @@ def channel_bars(table: pd.DataFrame, value: str, *, by: str = "channel", ax: Ax
         ax.axvline(reference, color="#c1121f", lw=1, ls="--")
     ax.set_yticks(y, data[by].astype(str))
     ax.set(title=title, xlabel="", ylabel="")
+    if "%" in fmt:  # the axis in the labels' unit: 10%, not 0.10
+        percent_axis(ax, "x", decimals=1 if data[value].abs().max() < 0.1 else 0)
     return ax
 
 
