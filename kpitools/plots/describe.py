@@ -64,10 +64,15 @@ def _axes_sentence(ax: Axes) -> str:
 
 
 def describe_figure(fig: Figure) -> str:
-    """The figure's own description, or one sentence built from its axes."""
+    """The figure's own description, or one sentence built from its axes (on one line:
+    a series name from the data keeps its characters, its line breaks become spaces)."""
     own = getattr(fig, _ATTR, None)
     if own:
-        return own
+        return " ".join(str(own).split())
+    return " ".join(_built(fig).split())
+
+
+def _built(fig: Figure) -> str:
     panels = [ax for ax in fig.axes if ax.get_visible() and (ax.has_data() or ax.get_title())]
     if not panels:
         return "Chart."
