@@ -300,10 +300,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     data or arguments, 128 + the signal when stopped (130 for Ctrl-C, 143 for ``kill``).
     """
     args = _parser().parse_args(argv)
-    from .report.workers import Interrupted, describe_signal, interrupt_signals
+    from .report.workers import Interrupted, describe_signal, interrupt_signals, received_signal
     try:
-        with interrupt_signals(), _engine_environment(args):
-            return args.run(args)
+        try:
+            with interrupt_signals(), _engine_environment(args):
+                return args.run(args)
+        except Exception as exc:  # an engine's "Query interrupted" is the signal's doing
+            if received_signal() is not None:
+                raise Interrupted(received_signal()) from exc
+            raise
     except KpiToolsError as exc:
         print(f"kpitools: {exc}", file=sys.stderr)
         return EXIT_DATA if isinstance(exc, ValueError) else EXIT_FAILED

@@ -318,3 +318,18 @@ def test_a_kernel_that_dies_at_start_is_started_again(tmp_path, monkeypatch):
     finally:
         kernels.discard_kernel()
     assert not folder.exists()
+
+
+def test_a_query_stopped_by_the_signal_reports_the_signal(monkeypatch, capsys):
+    """A signal that arrives during a DuckDB query interrupts the query, which raises its own
+    "Query interrupted": the command still says what stopped it, in one line, with 143."""
+    import kpitools.cli as cli
+    from kpitools.report import workers
+
+    def interrupted_query(args):
+        workers._RECEIVED["signum"] = signal.SIGTERM  # as the handler records it
+        raise RuntimeError("Query interrupted")
+
+    monkeypatch.setattr(cli, "_cmd_kpis", interrupted_query)
+    assert main(["kpis", "--data", "x"]) == 143
+    _one_line(capsys, 143, "kpitools: stopped by SIGTERM")

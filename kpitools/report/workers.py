@@ -50,6 +50,16 @@ class Interrupted(BaseException):
         return 128 + self.signum
 
 
+def received_signal() -> int | None:
+    """The signal that stopped the last :func:`interrupt_signals` block, if one did. An
+    engine running a query when the signal arrives may report its own error ("Query
+    interrupted") in place of :class:`Interrupted`: the signal is what the run was told."""
+    return _RECEIVED.get("signum")
+
+
+_RECEIVED: dict[str, int] = {}
+
+
 @contextlib.contextmanager
 def interrupt_signals() -> Iterator[None]:
     """Within the block, SIGINT, SIGTERM and SIGHUP raise :class:`Interrupted` in the main
@@ -59,8 +69,10 @@ def interrupt_signals() -> Iterator[None]:
         return
 
     def handler(signum, frame):
+        _RECEIVED["signum"] = signum
         raise Interrupted(signum)
 
+    _RECEIVED.clear()
     wanted = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
     previous = {s: signal.signal(s, handler) for s in wanted}
     try:
