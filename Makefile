@@ -18,14 +18,19 @@ SPARK_BENCH_ARGS ?=
 
 install: $(STAMP)
 
+# Python writes the bytecode of what it imports into .venv once, and every later process
+# (kernels, workers, test runs) reads it: with PYTHONDONTWRITEBYTECODE set (as on the CI
+# machines) each would compile pandas, Ibis and the rest again. Compiling only what is
+# imported is quicker than compiling all of site-packages at install.
+unexport PYTHONDONTWRITEBYTECODE
+
 # uv installs the same packages as pip in half the time (parallel downloads and builds); where
-# uv cannot be had or fails, pip does it. Both compile the bytecode at install: with
-# PYTHONDONTWRITEBYTECODE set (as on the CI machines) every kernel would compile it again
+# uv cannot be had or fails, pip does it.
 $(STAMP): pyproject.toml
 	@echo "installing kpitools and its dependencies into $(VENV) (one to two minutes, once)..."
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv 2>/dev/null || true
-	@$(BIN)/python -m uv pip install --python $(BIN)/python --quiet --compile-bytecode -e '.[dev]' 2>/dev/null || \
+	@$(BIN)/python -m uv pip install --python $(BIN)/python --quiet -e '.[dev]' 2>/dev/null || \
 		$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 	@echo "installed into $(VENV)"
