@@ -112,3 +112,52 @@ def test_rates_read_as_rates_with_their_base():
     bars.figure.canvas.draw()
     ticks = [t.get_text() for t in bars.get_xticklabels() if t.get_text()]
     assert ticks and all(t.endswith("%") for t in ticks)  # 4.0%, not 0.04
+
+
+def test_open_cohort_windows_are_drawn_apart_and_labelled():
+    """A cohort rate whose window has not closed is drawn hollow on a dashed line in a
+    labelled band, not as a collapse; a period-flow rate in the same chart is not."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from kpitools import plots
+    from kpitools.metrics.funnel import window_open
+
+    periods = ["2026-06", "2026-07", "2026-08", "2026-09"]
+    # data to 14 October with a 90-day window: July's contacts have until 30 October
+    assert window_open(periods, data_end=pd.Timestamp("2026-10-14", tz="UTC"), window_days=90) == \
+        ["2026-07", "2026-08", "2026-09"]
+    history = pd.DataFrame({"period": periods, "trial_to_paid_rate": [0.316, 0.30, 0.22, 0.163],
+                            "visitor_to_lead_rate": [0.02, 0.021, 0.02, 0.022]})
+    ax = plots.rate_trends(history, {"trial_to_paid_rate": "Trial to paid", "visitor_to_lead_rate": "Visitor to lead"},
+                           open_periods=["2026-08", "2026-09"], open_columns=["trial_to_paid_rate"],
+                           open_label="cohorts still inside their 90-day window")
+    dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert len(dashed) == 1 and dashed[0].get_markerfacecolor() == "white"
+    # the dashed part starts at the last closed point (July) and holds the two open ones
+    assert list(pd.Series(dashed[0].get_ydata()).dropna()) == [0.30, 0.22, 0.163]
+    solid = [line for line in ax.get_lines() if line.get_linestyle() == "-"]
+    assert list(pd.Series(solid[0].get_ydata()).dropna()) == [0.316, 0.30]  # the final rates only
+    assert pd.Series(solid[1].get_ydata()).notna().all()  # visitor to lead: period flow, never open
+    assert any(t.get_text() == "cohorts still inside their 90-day window" for t in ax.texts)
+
+
+def test_a_log_axis_reads_as_numbers():
+    """The report style reads no mathtext (text from the data stays text), so a log axis
+    must label its ticks itself: "10,000", never "$\\mathdefault{10^{4}}$"."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from kpitools import plots
+
+    plots.use_style()
+    history = pd.DataFrame({"period": ["2026-08", "2026-09"], "visitors": [12000, 15000], "leads": [300, 320]})
+    ax = plots.stage_trends(history, {"visitors": "Unique visitors", "leads": "Leads"})
+    ax.figure.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert labels and not any("$" in t or "mathdefault" in t for t in labels), labels
+    assert "1,000" in labels or "10,000" in labels

@@ -39,7 +39,7 @@ from .visitors import unique_visitors, unique_visitors_query
 
 __all__ = ["STAGES", "period_flow", "cohort_conversion", "trial_funnel", "pipeline",
            "unique_visitors", "unique_visitors_query", "FUNNEL_KEYS", "funnel_kpis", "funnel_history",
-           "channel_conversion", "flow_query", "conversion_query", "trial_query", "pipeline_query"]
+           "channel_conversion", "flow_query", "conversion_query", "trial_query", "pipeline_query", "window_open"]
 
 # (stage key, lead column) in funnel order; visitors come from events
 STAGES = (("contacts", "created_at"), ("leads", "lead_at"), ("mqls", "mql_at"), ("sals", "sal_at"),
@@ -232,6 +232,18 @@ def funnel_kpis(*, period: Period | str, leads: Table | None = None, events: Tab
                          subscriptions=subscriptions, window_days=window_days).iloc[0].to_dict()
     row.pop("period")
     return row
+
+
+def window_open(periods: Sequence[Period | str], *, data_end: pd.Timestamp, window_days: int = 90) -> list[str]:
+    r"""The periods whose contacts' conversion window has not closed by the data's end
+    (period end + ``window_days`` after ``data_end``): their cohort conversion rates are
+    still rising, and read as a drop if shown as final.
+
+    .. math:: open(p) \iff end(p) + window > data\_end
+    """
+    end = pd.Timestamp(data_end)
+    end = end.tz_localize("UTC") if end.tzinfo is None else end
+    return [str(p) for p in parse_periods(periods) if p.end + pd.Timedelta(days=window_days) > end]
 
 
 def funnel_history(*, periods: Sequence[Period | str], leads: Table | None = None, events: Table | None = None,

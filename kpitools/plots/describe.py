@@ -36,7 +36,7 @@ def _series(ax: Axes) -> list[str]:
 def _kind(ax: Axes) -> str:
     if ax.images or any(type(c).__name__ == "QuadMesh" for c in ax.collections):
         return "heatmap"
-    bars = sum(1 for p in ax.patches if type(p).__name__ == "Rectangle")
+    bars = sum(len(c) for c in ax.containers if type(c).__name__ == "BarContainer")  # not a shaded band
     lines = [line for line in ax.get_lines() if len(line.get_xdata()) > 1]
     if bars and lines:
         return "bar and line chart"

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from ._base import axes, money_twin, percent_axis
 
@@ -105,6 +106,10 @@ def stage_trends(history: pd.DataFrame, stages: Mapping[str, str], *, ax: Axes |
     long["stage"] = long["stage"].map(stages)
     sns.lineplot(data=long, x="period", y="count", hue="stage", marker="o", markersize=4, ax=ax)
     ax.set_yscale("log")
+    # plain numbers: a log axis labels its ticks in mathtext, which the report style reads
+    # as text (text from the data must never become LaTeX), showing "$\\mathdefault{10^{4}}$"
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.tick_params(axis="x", rotation=45)
     ax.set(xlabel="", ylabel="per period", title=title or "Funnel stages by period")
     ax.legend(title=None, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))

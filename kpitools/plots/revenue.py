@@ -86,28 +86,50 @@ def mrr_waterfall(row: pd.Series | Mapping[str, float], *, ax: Axes | None = Non
 
 
 def rate_trends(table: pd.DataFrame, columns: Mapping[str, str] | Sequence[str], *,
-                ax: Axes | None = None, title: str = "", reference: float | None = None) -> Axes:
+                ax: Axes | None = None, title: str = "", reference: float | None = None,
+                open_periods: Sequence[str] = (), open_columns: Sequence[str] | None = None,
+                open_label: str = "window still open") -> Axes:
     """Rates (shares) over periods, one line per column, on a percentage axis.
 
-    ``columns`` maps column names to legend labels (or lists the columns).
+    ``columns`` maps column names to legend labels (or lists the columns). The points of
+    ``open_periods`` in ``open_columns`` (default: every column) are rates still rising (a
+    cohort whose conversion window has not closed): drawn hollow on a dashed line, in a
+    shaded band labelled ``open_label``, so that they do not read as a collapse.
     """
     ax = axes(ax)
     labels = dict(columns) if isinstance(columns, Mapping) else {c: c for c in columns}
-    long = table.melt(id_vars="period", value_vars=list(labels), var_name="measure")
-    long["measure"] = long["measure"].map(labels)
-    # distinct colours for every line: the colour-blind palette has ten
+    periods = [str(p) for p in table["period"]]
+    x = np.arange(len(periods))
+    opened = np.array([p in set(map(str, open_periods)) for p in periods])
+    marked = set(labels) if open_columns is None else set(open_columns)
+    # distinct colours for every line (the colour-blind palette has ten) and a marker shape of
+    # its own, for colours that print alike
     palette = sns.color_palette("colorblind" if len(labels) <= 10 else "tab20", len(labels))
-    # and a marker shape of its own, for colours that print alike
-    sns.lineplot(data=long, x="period", y="value", hue="measure", style="measure", markers=True, dashes=False,
-                 markersize=5, ax=ax, palette=palette, hue_order=list(labels.values()),
-                 style_order=list(labels.values()))
+    shapes = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">"]
+    values_seen = []
+    for i, (column, label) in enumerate(labels.items()):
+        y = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
+        values_seen.append(np.nanmax(np.abs(y)) if np.isfinite(y).any() else 0.0)
+        style = {"color": palette[i], "marker": shapes[i % len(shapes)], "markersize": 5, "lw": 1.6}
+        hollow = opened & (column in marked)
+        solid = np.where(hollow, np.nan, y)
+        ax.plot(x, solid, label=label, **style)
+        if hollow.any():  # dashed from the last closed point, hollow markers
+            first = int(np.argmax(hollow))
+            start = max(first - 1, 0)
+            part = np.full_like(y, np.nan)
+            part[start:] = np.where(hollow[start:] | (np.arange(start, len(y)) == start), y[start:], np.nan)
+            ax.plot(x, part, ls="--", markerfacecolor="white", **style)
+    if (opened & bool(marked & set(labels))).any():
+        first = int(np.argmax(opened))
+        ax.axvspan(first - 0.5, len(x) - 0.5, color="#adb5bd", alpha=0.18, lw=0)
+        ax.text(first - 0.4, 0.98, open_label, transform=ax.get_xaxis_transform(), va="top", ha="left",
+                fontsize=8, color="#495057")
     if reference is not None:
         ax.axhline(reference, color="#555", lw=0.8, ls=":")
-    ax.tick_params(axis="x", rotation=45)
-    for tick in ax.get_xticklabels():
-        tick.set_horizontalalignment("right")
+    ax.set_xticks(x, periods, rotation=45, ha="right")
     ax.set(xlabel="", ylabel="", title=title)
-    percent_axis(ax, decimals=1 if long["value"].abs().max() < 0.1 else 0)
+    percent_axis(ax, decimals=1 if max(values_seen, default=0) < 0.1 else 0)
     # below the plot, where it covers no line
     ax.legend(title=None, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22),
               ncols=min(len(labels), 3), frameon=False)
