@@ -223,7 +223,7 @@ def keys_table() -> pd.DataFrame:
 
     rows = []
     for k in CATALOG.values():
-        family = next(f for f in FAMILIES if f.owns(k.key) or k.key in f.keys)
+        family = next(f for f in FAMILIES if f.owns(k.key))
         better = {True: "higher", False: "lower"}.get(k.higher_is_better, "")
         rows.append({"key": k.key, "label": k.label, "unit": k.unit, "better": better,
                      "tables": ", ".join(family.needs), "definition": k.definition.replace("`", "")})

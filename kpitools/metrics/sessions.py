@@ -97,6 +97,7 @@ def session_query(events: Table, *, periods: Sequence[Period | str], gap: str | 
     if by is not None:  # a group may have visitors without sessions, or sessions without visitors
         joined = joined.mutate(**{k: ibis.coalesce(joined[k], joined[f"{k}_right"]) for k in keys})
     sessions_n = joined.sessions.fill_null(0)
+    web_n = joined.web.fill_null(0)
     return joined.select(
         *keys,
         sessions=sessions_n,
@@ -107,9 +108,9 @@ def session_query(events: Table, *, periods: Sequence[Period | str], gap: str | 
         bounce_rate=joined.bounces / joined.web.nullif(0),
         unique_visitors=joined.visitors.fill_null(0),
         time_on_site_s=joined.time_on_site_s,
-        website_sessions=joined.web.fill_null(0),
-        product_sessions=sessions_n - joined.web.fill_null(0),
-        actions_per_product_session=joined.product_actions / (sessions_n - joined.web.fill_null(0)).nullif(0),
+        website_sessions=web_n,
+        product_sessions=sessions_n - web_n,
+        actions_per_product_session=joined.product_actions / (sessions_n - web_n).nullif(0),
         product_session_duration_s=joined.product_duration_s)
 
 

@@ -106,21 +106,18 @@ def rate_trends(table: pd.DataFrame, columns: Mapping[str, str] | Sequence[str],
     # its own, for colours that print alike
     palette = sns.color_palette("colorblind" if len(labels) <= 10 else "tab20", len(labels))
     shapes = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">"]
-    values_seen = []
+    values = table[list(labels)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     for i, (column, label) in enumerate(labels.items()):
-        y = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
-        values_seen.append(np.nanmax(np.abs(y)) if np.isfinite(y).any() else 0.0)
+        y = values[:, i]
         style = {"color": palette[i], "marker": shapes[i % len(shapes)], "markersize": 5, "lw": 1.6}
         hollow = opened & (column in marked)
-        solid = np.where(hollow, np.nan, y)
-        ax.plot(x, solid, label=label, **style)
+        ax.plot(x, np.where(hollow, np.nan, y), label=label, **style)
         if hollow.any():  # dashed from the last closed point, hollow markers
-            first = int(np.argmax(hollow))
-            start = max(first - 1, 0)
-            part = np.full_like(y, np.nan)
-            part[start:] = np.where(hollow[start:] | (np.arange(start, len(y)) == start), y[start:], np.nan)
+            part = np.where(hollow, y, np.nan)
+            start = max(int(np.argmax(hollow)) - 1, 0)
+            part[start] = y[start]
             ax.plot(x, part, ls="--", markerfacecolor="white", **style)
-    if (opened & bool(marked & set(labels))).any():
+    if opened.any() and marked & set(labels):
         first = int(np.argmax(opened))
         ax.axvspan(first - 0.5, len(x) - 0.5, color="#adb5bd", alpha=0.18, lw=0)
         ax.text(first - 0.4, 0.98, open_label, transform=ax.get_xaxis_transform(), va="top", ha="left",
@@ -129,7 +126,8 @@ def rate_trends(table: pd.DataFrame, columns: Mapping[str, str] | Sequence[str],
         ax.axhline(reference, color="#555", lw=0.8, ls=":")
     ax.set_xticks(x, periods, rotation=45, ha="right")
     ax.set(xlabel="", ylabel="", title=title)
-    percent_axis(ax, decimals=1 if max(values_seen, default=0) < 0.1 else 0)
+    largest = np.nanmax(np.abs(values)) if np.isfinite(values).any() else 0.0
+    percent_axis(ax, decimals=1 if largest < 0.1 else 0)
     # below the plot, where it covers no line
     ax.legend(title=None, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22),
               ncols=min(len(labels), 3), frameon=False)

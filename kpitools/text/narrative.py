@@ -184,9 +184,14 @@ def lifetime_text(median: float, observed: int, unit: str = "month") -> str:
     periods observed, ``"beyond 23 months"`` past them (a fit says little beyond its data)."""
     if median != median:
         return "—"
-    if median == float("inf") or median > observed:
+    if _beyond(median, observed):
         return f"beyond {observed} {_plural(observed, unit)}"
     return f"about {median:.0f} {_plural(round(median), unit)}"
+
+
+def _beyond(median: float, observed: int) -> bool:
+    """A median lifetime past the periods the fit has seen (or never reached)."""
+    return median == float("inf") or median > observed
 
 
 def _plural(n: int, word: str) -> str:
@@ -208,7 +213,7 @@ def projection_story(model, *, unit: str = "month", ltv: float | None = None, ob
     if observed is None:
         half = "never within the horizon" if median == float("inf") else f"after about {median:.0f} {unit}s"
         half = f"Half of a cohort is gone {half}."
-    elif median == float("inf") or median > observed:
+    elif _beyond(median, observed):
         half = (f"More than half of a cohort is still there after {observed} {_plural(observed, unit)}, as far as "
                 f"the data reaches; the model's median lifetime lies beyond that, where it cannot be checked.")
     else:
