@@ -189,3 +189,25 @@ def test_onboarding_story():
     text = onboarding_story(steps)
     assert text.startswith("Onboarding loses most people at **&#60;script&#62;")
     assert "25.0% of those" in text
+
+
+def test_zero_and_counts_read_as_a_manager_reads_them():
+    """Worked by hand: a zero movement (or minus zero, or -0.3 rounded) is "0", never "-0";
+    a count takes its noun in the right number; the waterfall labels a zero movement "0"."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from kpitools import plots
+    from kpitools.text.narrative import counted
+
+    assert format_value("net_new_mrr", -0.0, signed=True) == "0"
+    assert format_value("net_new_mrr", -0.3, signed=True) == "0"
+    assert format_value("net_new_mrr", -5, signed=True) == "-5"
+    assert format_value("customer_churn_rate", -0.00001, signed=True) == "0.0%"
+    assert format_value("net_new_mrr", 1200, signed=True) == "+1,200"
+    assert counted(1, "new customer") == "1 new customer" and counted(1204, "user") == "1,204 users"
+    assert counted(0, "customer") == "0 customers"
+    row = {"period": "2024-02", "mrr_start": 900.0, "mrr": 950.0, "new_mrr": 50.0, "reactivation_mrr": 0.0,
+           "expansion_mrr": 0.0, "contraction_mrr": 0.0, "churned_mrr": 0.0}
+    labels = [t.get_text() for t in plots.mrr_waterfall(row).texts]
+    assert "-0" not in labels and labels.count("0") == 4 and "+50" in labels
